@@ -1,0 +1,5 @@
+import sys
+
+from mixbench.cli import main
+
+sys.exit(main())
