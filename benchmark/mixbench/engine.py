@@ -1,0 +1,524 @@
+"""Batched training: every model of one (dataset, network) trained in lockstep as one "model bank".
+
+The reference protocol trains, per dataset and network, losses x learning rates x seeds tiny models with
+SGD at batch size 8. One model at a time, each step costs hundreds of microseconds of Python and dispatch
+overhead for a few hundred flops. The bank instead holds all models' parameters in a few stacked tensors
+and makes one SGD step of every model with about twenty tensor operations, using the closed-form logit
+gradients of :mod:`mixbench.losses` instead of autograd.
+
+Layout. Models are indexed ``m = s * G + g`` with ``s`` the seed and ``g = loss * R + lr`` (``R`` learning
+rates). Models of one seed share initial weights and batch order, so a batch is one tensor per seed:
+``xb`` of shape (S, B, I + 1) with a column of ones that carries the bias.
+
+* linear: one tensor ``W`` (S, I + 1, G * C); logits ``bmm(xb, W)`` viewed as (S, B, G, C).
+* hidden: ``W1`` (S * G, I + 1, H), ``W2`` (S * G, H, C), ``b2`` (S * G, 1, C); the batch is repeated
+  over G so each layer is one batched matrix product; logits (S, G, B, C).
+
+All parameters live in one flat tensor (and so do their gradients and momentum buffers), so the SGD update
+with momentum (PyTorch semantics: ``buf = momentum * buf + grad; p -= lr * buf``) is two operations for the
+whole bank, with a per-element learning rate.
+
+Divergence: after each epoch the training loss of every model is evaluated on the whole training set. A
+model whose loss or parameters are not finite is frozen (its learning rate and parameters set to zero),
+that epoch and all later ones are recorded with ``diverged = True`` and NaN accuracies, and selection never
+picks them. Models are independent columns of every operation, so one model's NaN never reaches another.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from mixbench.losses import COEFFICIENTS, STANDARD_LOSSES, FamilyGrad, Loss, family_loss, resolve_losses
+from mixbench.models import NETS, build_module, forward, init_params
+
+DEFAULT_LRS = (0.01, 0.005, 0.001)
+DEFAULT_SEEDS = (60, 1234)
+RECORD_COLUMNS = ["loss", "lr", "seed", "epoch", "train_loss", "val_acc", "test_acc", "diverged"]
+SELECTED_COLUMNS = ["loss", "seed", "lr", "epoch", "val_acc", "test_acc", "diverged"]
+_EVAL_ROWS = 4096  # rows per evaluation chunk: bounds memory on big datasets (connect-4 x hidden bank)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train_bank` returns.
+
+    Attributes
+    ----------
+    records : DataFrame
+        One row per (loss, lr, seed, epoch): ``RECORD_COLUMNS``; epochs are 0-based.
+    models : DataFrame
+        One row per model (index = model number): loss, lr, seed, diverged_epoch (-1 if never).
+    params : list of list of Tensor
+        Final parameters of each model in ``nn.Linear`` layout (``[W1, b1, (W2, b2)]``).
+    best_params : list of list of Tensor or None
+        Parameters at each model's validation-best epoch (later epoch wins ties), when ``keep_best``.
+    """
+
+    records: pd.DataFrame
+    models: pd.DataFrame
+    params: list[list[Tensor]]
+    best_params: list[list[Tensor]] | None = None
+
+
+class _Bank:
+    """Stacked parameters of S x G models of one network, with their flat views."""
+
+    def __init__(self, net, n_features, n_classes, seeds_params, n_groups, device):
+        self.net, self.S, self.G = net, len(seeds_params), n_groups
+        self.I, self.C = n_features, n_classes
+        S, G, I, C = self.S, self.G, n_features, n_classes
+        H = n_features
+        if net == "linear":
+            shapes = {"W": (S, I + 1, G * C)}
+        else:
+            shapes = {"W1": (S * G, I + 1, H), "W2": (S * G, H, C), "b2": (S * G, 1, C)}
+        sizes = {k: math.prod(v) for k, v in shapes.items()}
+        total = sum(sizes.values())
+        self.flat = torch.zeros(total, device=device)
+        self.grad = torch.zeros(total, device=device)
+        self.buf = torch.zeros(total, device=device)
+        self.views, self.grads, self.model_of = {}, {}, torch.empty(total, dtype=torch.long)
+        start = 0
+        for k, shape in shapes.items():
+            n = sizes[k]
+            self.views[k] = self.flat[start : start + n].view(shape)
+            self.grads[k] = self.grad[start : start + n].view(shape)
+            ids = torch.arange(S * G)
+            if net == "linear":  # column block g of seed s belongs to model s * G + g
+                owner = ids.view(S, 1, G, 1).expand(S, I + 1, G, C).reshape(-1)
+            else:
+                owner = ids.view(S * G, 1, 1).expand(shape).reshape(-1)
+            self.model_of[start : start + n] = owner
+            start += n
+        self.model_of = self.model_of.to(device)
+        for s, params in enumerate(seeds_params):
+            for g in range(G):
+                self.set_model(s * G + g, params)
+
+    def set_model(self, m: int, params: list[Tensor]) -> None:
+        s, g = divmod(m, self.G)
+        C = self.C
+        if self.net == "linear":
+            W, b = params
+            self.views["W"][s, :, g * C : (g + 1) * C] = torch.cat([W.T, b[None]], 0)
+        else:
+            W1, b1, W2, b2 = params
+            self.views["W1"][m] = torch.cat([W1.T, b1[None]], 0)
+            self.views["W2"][m] = W2.T
+            self.views["b2"][m, 0] = b2
+
+    def get_model(self, m: int, flat: Tensor | None = None) -> list[Tensor]:
+        """Parameters of model ``m`` in nn.Linear layout (from ``flat`` if given, e.g. a snapshot)."""
+        views = self.views if flat is None else self._views_of(flat)
+        s, g = divmod(m, self.G)
+        C, I = self.C, self.I
+        if self.net == "linear":
+            block = views["W"][s, :, g * C : (g + 1) * C]
+            return [block[:I].T.clone().cpu(), block[I].clone().cpu()]
+        W1a = views["W1"][m]
+        return [
+            W1a[:I].T.clone().cpu(),
+            W1a[I].clone().cpu(),
+            views["W2"][m].T.clone().cpu(),
+            views["b2"][m, 0].clone().cpu(),
+        ]
+
+    def _views_of(self, flat: Tensor) -> dict[str, Tensor]:
+        out, start = {}, 0
+        for k, v in self.views.items():
+            out[k] = flat[start : start + v.numel()].view(v.shape)
+            start += v.numel()
+        return out
+
+    # -- the training step --------------------------------------------------------------------------
+    def step(self, xb: Tensor, ob: Tensor, sb: Tensor, yb: Tensor, grad_fn, custom, neg_lr: Tensor, mom):
+        """One SGD step of every model.
+
+        ``xb`` (S, B, I+1) inputs, ``ob`` (S, B, C) one-hot targets, ``sb`` their ``2 * ob - 1``, ``yb``
+        (S, B) the labels; ``grad_fn`` a :class:`~mixbench.losses.FamilyGrad` scaled by ``1 / B``.
+        """
+        S, G, C = self.S, self.G, self.C
+        B = xb.shape[1]
+        if self.net == "linear":
+            q = torch.bmm(xb, self.views["W"]).view(S, B, G, C)
+            dq = grad_fn(q, ob.view(S, B, 1, C), sb.view(S, B, 1, C))
+            self._custom_grad(dq, q, yb, custom, 1.0 / B, model_dim=2)
+            torch.bmm(xb.transpose(1, 2), dq.view(S, B, G * C), out=self.grads["W"])
+        else:
+            xg = xb.unsqueeze(1).expand(S, G, B, xb.shape[2]).reshape(S * G, B, xb.shape[2])
+            h = torch.relu(torch.bmm(xg, self.views["W1"]))
+            q = torch.baddbmm(self.views["b2"], h, self.views["W2"])
+            q = q.view(S, G, B, C)
+            dq = grad_fn(q, ob.view(S, 1, B, C), sb.view(S, 1, B, C))
+            self._custom_grad(dq, q, yb, custom, 1.0 / B, model_dim=1)
+            dq = dq.view(S * G, B, C)
+            torch.bmm(h.transpose(1, 2), dq, out=self.grads["W2"])
+            torch.sum(dq, 1, keepdim=True, out=self.grads["b2"])
+            dh = torch.ops.aten.threshold_backward(torch.bmm(dq, self.views["W2"].transpose(1, 2)), h, 0)
+            torch.bmm(xg.transpose(1, 2), dh, out=self.grads["W1"])
+        self.buf.mul_(mom).add_(self.grad)
+        self.flat.addcmul_(self.buf, neg_lr)
+
+    def _custom_grad(self, dq, q, yb, custom, scale, model_dim):
+        """Write the autograd logit gradients of user losses into their models' slice of ``dq``."""
+        for loss, groups in custom:  # user losses: autograd on their own models only
+            qs = q.narrow(model_dim, groups.start, len(groups)).detach().requires_grad_(True)
+            targets = yb.unsqueeze(model_dim).expand(*qs.shape[:-1])
+            (g,) = torch.autograd.grad(
+                loss.function(qs.reshape(-1, self.C), targets.reshape(-1)).sum() * scale, qs
+            )
+            dq.narrow(model_dim, groups.start, len(groups)).copy_(g)
+
+    # -- evaluation ---------------------------------------------------------------------------------
+    def logits(self, X: Tensor) -> Tensor:
+        """Logits of every model for rows ``X`` (n, I+1): shape (n, S * G, C)."""
+        S, G, C = self.S, self.G, self.C
+        n = X.shape[0]
+        if self.net == "linear":
+            W = self.views["W"].permute(1, 0, 2).reshape(X.shape[1], S * G * C)
+            return (X @ W).view(n, S * G, C)
+        W1 = self.views["W1"].permute(1, 0, 2).reshape(X.shape[1], -1)
+        h = torch.relu(X @ W1).view(n, S * G, -1).transpose(0, 1)
+        return torch.baddbmm(self.views["b2"], h, self.views["W2"]).transpose(0, 1)
+
+
+def _coefficient_tensors(losses: Sequence[Loss], epoch: int, n_epochs: int, R: int, shape, device) -> dict:
+    """Per-model family coefficients (one value per loss, repeated over learning rates) for ``epoch``.
+
+    A term no model uses stays the float 0 so :func:`mixbench.losses.family_grad` skips it.
+    """
+    per_loss = [ls.coefficients_at(epoch, n_epochs) for ls in losses]
+    for ls, c in zip(losses, per_loss, strict=True):
+        if not ls.closed_form:
+            c.update({k: 0.0 for k in COEFFICIENTS})
+    coef: dict = {}
+    for key in COEFFICIENTS:
+        values = [c[key] for c in per_loss]
+        if key == "focal_gamma":  # a plain number when all focal losses share it (the fast path)
+            used = {c[key] for c in per_loss if c["focal_alpha"] != 0} or {2.0}
+            if len(used) == 1:
+                coef[key] = used.pop()
+                continue
+        if any(v != 0 for v in values) or key == "focal_gamma":
+            coef[key] = torch.tensor(np.repeat(values, R), dtype=torch.float32, device=device).view(shape)
+    return coef
+
+
+def train_bank(
+    X: np.ndarray,
+    y: np.ndarray,
+    train: np.ndarray,
+    validation: np.ndarray,
+    test: np.ndarray,
+    n_classes: int,
+    *,
+    net: str = "linear",
+    losses: Sequence[str | Loss] = STANDARD_LOSSES,
+    lrs: Sequence[float] = DEFAULT_LRS,
+    seeds: Sequence[int] = DEFAULT_SEEDS,
+    epochs: int = 50,
+    batch_size: int = 8,
+    momentum: float = 0.9,
+    device: str = "cpu",
+    keep_best: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> TrainResult:
+    """Train every (loss, learning rate, seed) model of one network on one dataset split, in lockstep.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_rows, n_features)
+    y : ndarray of shape (n_rows,), integers in 0..n_classes-1
+    train, validation, test : ndarray of row indices
+        Validation and test may be empty (their accuracies are then NaN).
+    n_classes : int
+    net : {"linear", "hidden"}
+    losses : names or :class:`~mixbench.losses.Loss` objects
+    lrs, seeds : the learning rates and seeds; every loss is trained with every pair
+    epochs, batch_size, momentum : SGD settings; the last partial batch of each epoch is kept
+    device : "cpu" or "cuda"
+    keep_best : keep each model's parameters at its validation-best epoch (ties: the later epoch)
+    progress : called with the epoch number after each epoch
+
+    Returns
+    -------
+    TrainResult
+    """
+    if net not in NETS:
+        raise ValueError(f"unknown network {net!r}; choose one of {NETS}")
+    if epochs < 1 or batch_size < 1:
+        raise ValueError("epochs and batch_size must be >= 1")
+    losses = resolve_losses(losses)
+    for ls in losses:
+        ls.check_epochs(epochs)
+    lrs, seeds = [float(v) for v in lrs], [int(s) for s in seeds]
+    train = np.asarray(train, dtype=np.int64)
+    if len(train) == 0:
+        raise ValueError("no training rows")
+    dev = torch.device(device)
+    S, L, R, C = len(seeds), len(losses), len(lrs), int(n_classes)
+    G = L * R
+    n_features = int(X.shape[1])
+
+    Xt = torch.as_tensor(np.asarray(X, dtype=np.float32))
+    Xa = torch.cat([Xt, torch.ones(len(Xt), 1)], 1).to(dev)
+    yt = torch.as_tensor(np.asarray(y, dtype=np.int64)).to(dev)
+    onehot = torch.nn.functional.one_hot(yt, C).to(torch.float32)
+    train_t = torch.as_tensor(train, device=dev)
+    splits = {
+        "train": train_t,
+        "val": torch.as_tensor(np.asarray(validation, dtype=np.int64), device=dev),
+        "test": torch.as_tensor(np.asarray(test, dtype=np.int64), device=dev),
+    }
+
+    generators = [torch.Generator().manual_seed(s) for s in seeds]
+    bank = _Bank(net, n_features, C, [init_params(net, n_features, C, g) for g in generators], G, dev)
+    lr_of_model = torch.tensor([lrs[m % R] for m in range(S * G)], dtype=torch.float32, device=dev)
+    neg_lr = -lr_of_model[bank.model_of]
+    custom = [(ls, range(i * R, (i + 1) * R)) for i, ls in enumerate(losses) if not ls.closed_form]
+    train_shape = (1, 1, G, 1) if net == "linear" else (1, G, 1, 1)
+
+    M = S * G
+    train_loss = np.full((epochs, M), np.nan)
+    acc = {k: np.full((epochs, M), np.nan) for k in ("val", "test")}
+    diverged_epoch = np.full(M, -1)
+    best_val = torch.full((M,), -1.0, device=dev)
+    best_flat = bank.flat.clone() if keep_best else None
+    n_train = len(train)
+
+    for epoch in range(epochs):
+        coef = _coefficient_tensors(losses, epoch, epochs, R, train_shape, dev)
+        grad_fns = {b: FamilyGrad(coef, 1.0 / b) for b in {batch_size, n_train % batch_size or batch_size}}
+        perm = torch.stack([torch.randperm(n_train, generator=g) for g in generators]).to(dev)
+        rows = train_t[perm]  # (S, n_train)
+        Xp, Op, Yp = Xa[rows], onehot[rows], yt[rows]
+        Sp = 2.0 * Op - 1.0
+        for start in range(0, n_train, batch_size):
+            sl = slice(start, start + batch_size)
+            xb = Xp[:, sl]
+            grad_fn = grad_fns[xb.shape[1]]
+            bank.step(xb, Op[:, sl], Sp[:, sl], Yp[:, sl], grad_fn, custom, neg_lr, momentum)
+
+        # -- end of epoch: exact loss and accuracies of every model on whole splits
+        eval_coef = _coefficient_tensors(losses, epoch, epochs, R, (1, 1, G, 1), dev)
+        stats = _evaluate(bank, Xa, yt, onehot, splits, eval_coef, losses, R)
+        loss_now = stats["train_loss"]
+        finite = torch.isfinite(loss_now) & _finite_per_model(bank)
+        newly = (~finite).cpu().numpy() & (diverged_epoch < 0)
+        diverged_epoch[newly] = epoch
+        if newly.any():
+            dead = torch.as_tensor(diverged_epoch >= 0, device=dev)[bank.model_of]
+            bank.flat[dead] = 0.0
+            bank.buf[dead] = 0.0
+            neg_lr[dead] = 0.0
+        alive = torch.as_tensor(diverged_epoch < 0, device=dev)
+        train_loss[epoch] = torch.where(alive, loss_now, torch.nan).cpu().numpy()
+        for k in ("val", "test"):
+            acc[k][epoch] = torch.where(alive, stats[k], torch.nan).cpu().numpy()
+        if keep_best:
+            improved = alive & (stats["val"] >= best_val) if len(splits["val"]) else alive
+            best_val = torch.where(improved, stats["val"], best_val)
+            best_flat = torch.where(improved[bank.model_of], bank.flat, best_flat)
+        if progress is not None:
+            progress(epoch)
+
+    models = pd.DataFrame(
+        {
+            "loss": [losses[(m % G) // R].name for m in range(M)],
+            "lr": [lrs[m % R] for m in range(M)],
+            "seed": [seeds[m // G] for m in range(M)],
+            "diverged_epoch": diverged_epoch,
+        }
+    )
+    ep = np.arange(epochs)
+    records = pd.DataFrame(
+        {
+            "loss": np.tile(models["loss"].to_numpy(), epochs),
+            "lr": np.tile(models["lr"].to_numpy(), epochs),
+            "seed": np.tile(models["seed"].to_numpy(), epochs),
+            "epoch": np.repeat(ep, M),
+            "train_loss": train_loss.reshape(-1),
+            "val_acc": acc["val"].reshape(-1),
+            "test_acc": acc["test"].reshape(-1),
+            "diverged": (np.repeat(ep, M) >= np.tile(diverged_epoch, epochs))
+            & np.tile(diverged_epoch >= 0, epochs),
+        }
+    )
+    records = records.sort_values(["loss", "seed", "lr", "epoch"], kind="stable", key=_order_key(losses, lrs))
+    return TrainResult(
+        records=records.reset_index(drop=True)[RECORD_COLUMNS],
+        models=models,
+        params=[bank.get_model(m) for m in range(M)],
+        best_params=[bank.get_model(m, best_flat) for m in range(M)] if keep_best else None,
+    )
+
+
+def _order_key(losses, lrs):
+    loss_rank = {ls.name: i for i, ls in enumerate(losses)}
+    lr_rank = {lr: i for i, lr in enumerate(lrs)}
+
+    def key(col: pd.Series) -> pd.Series:
+        if col.name == "loss":
+            return col.map(loss_rank)
+        if col.name == "lr":
+            return col.map(lr_rank)
+        return col
+
+    return key
+
+
+def _finite_per_model(bank: _Bank) -> Tensor:
+    bad = torch.zeros(bank.S * bank.G, device=bank.flat.device)
+    bad.index_add_(0, bank.model_of, (~torch.isfinite(bank.flat)).float())
+    return bad == 0
+
+
+def _evaluate(bank: _Bank, Xa, yt, onehot, splits, coef, losses, R) -> dict[str, Tensor]:
+    """Mean training loss and validation / test accuracy of every model (shape (M,) each)."""
+    S, G = bank.S, bank.G
+    M = S * G
+    out = {}
+    for name, idx in splits.items():
+        total = torch.zeros(M, dtype=torch.float64, device=Xa.device)
+        for start in range(0, len(idx), _EVAL_ROWS):
+            rows = idx[start : start + _EVAL_ROWS]
+            q = bank.logits(Xa[rows])  # (n, M, C)
+            if name == "train":
+                total += _per_sample_losses(q, onehot[rows], yt[rows], coef, losses, S, G, R).sum(0)
+            else:
+                total += (q.argmax(-1) == yt[rows, None]).sum(0)
+        out[name] = (total / len(idx)).float() if len(idx) else torch.full((M,), torch.nan, device=Xa.device)
+    out["train_loss"] = out.pop("train")
+    return out
+
+
+def _per_sample_losses(q, onehot, y, coef, losses, S, G, R) -> Tensor:
+    n, C = q.shape[0], q.shape[-1]
+    q4 = q.view(n, S, G, C)
+    val = family_loss(q4, onehot.view(n, 1, 1, C), coef)  # (n, S, G)
+    for i, ls in enumerate(losses):
+        if not ls.closed_form:
+            qs = q4[:, :, i * R : (i + 1) * R]
+            t = y.view(n, 1, 1).expand(qs.shape[:-1])
+            with torch.no_grad():
+                val[:, :, i * R : (i + 1) * R] = ls.function(qs.reshape(-1, C), t.reshape(-1)).view(t.shape)
+    return val.reshape(n, S * G).double()
+
+
+# --- selection -------------------------------------------------------------------------------------------
+def select_by_validation(records: pd.DataFrame, lr_order: Sequence[float] | None = None) -> pd.DataFrame:
+    """Pick, for each (loss, seed) and any other grouping column, the (lr, epoch) with the best validation.
+
+    The rule of the reference study, made explicit:
+
+    1. Within one learning rate, the epoch with the highest validation accuracy; ties go to the **later**
+       epoch (its code keeps an epoch when ``val >= best so far``).
+    2. Across learning rates, the rate whose best validation accuracy is **strictly** higher; ties go to the
+       rate that comes first in ``lr_order`` (default: the order the rates first appear in ``records``,
+       which is the order they were given to the engine, 0.01, 0.005, 0.001 for the protocol).
+
+    Diverged epochs are never picked. A (loss, seed) whose every epoch diverged gets NaN accuracies,
+    lr NaN and epoch -1.
+
+    Parameters
+    ----------
+    records : DataFrame with ``RECORD_COLUMNS`` and optional extra key columns (dataset, net, split, noise)
+
+    Returns
+    -------
+    DataFrame with one row per group: the key columns then ``SELECTED_COLUMNS``; ``diverged`` is True when
+    any learning rate of the group diverged.
+    """
+    keys = [c for c in ("dataset", "net", "split", "noise") if c in records.columns] + ["loss", "seed"]
+    order = list(dict.fromkeys(records["lr"])) if lr_order is None else [float(v) for v in lr_order]
+    df = records.assign(_lr_rank=records["lr"].map({lr: i for i, lr in enumerate(order)}))
+    if df["_lr_rank"].isna().any():
+        raise ValueError(f"records hold learning rates not in lr_order {order}")
+    any_diverged = df.groupby(keys, sort=False)["diverged"].any()
+    ok = df[~df["diverged"] & df["val_acc"].notna()]
+    # Best per lr: highest val, then latest epoch. Best across lrs: highest val, then first lr in order.
+    ok = ok.sort_values(
+        keys + ["val_acc", "_lr_rank", "epoch"], ascending=[True] * len(keys) + [False, True, False]
+    )
+    best = ok.drop_duplicates(keys, keep="first").set_index(keys)
+    out = any_diverged.to_frame("diverged").join(best.drop(columns=["diverged"]), how="left").reset_index()
+    out["epoch"] = out["epoch"].fillna(-1).astype(int)
+    return out[keys + [c for c in SELECTED_COLUMNS if c not in ("loss", "seed")]]
+
+
+# --- the naive reference -----------------------------------------------------------------------------------
+def train_naive(
+    X: np.ndarray,
+    y: np.ndarray,
+    train: np.ndarray,
+    validation: np.ndarray,
+    test: np.ndarray,
+    n_classes: int,
+    *,
+    net: str,
+    loss: str | Loss,
+    lr: float,
+    seed: int,
+    epochs: int = 50,
+    batch_size: int = 8,
+    momentum: float = 0.9,
+    max_steps: int | None = None,
+) -> tuple[pd.DataFrame, list[Tensor]]:
+    """One model at a time with ``nn.Module`` + ``optim.SGD`` + autograd: the slow reference.
+
+    Same initialisation, batch order and evaluation rules as :func:`train_bank`, but the loss value is
+    differentiated by autograd, so the comparison also checks the closed-form gradients. Used by the test
+    suite and by ``mixbench bench``. ``max_steps`` stops early (for timing only).
+
+    Returns the per-epoch records (``RECORD_COLUMNS``) and the final parameters.
+    """
+    loss = resolve_losses([loss])[0]
+    g = torch.Generator().manual_seed(int(seed))
+    n_features = int(X.shape[1])
+    module = build_module(net, n_features, n_classes)
+    with torch.no_grad():
+        for p, v in zip(module.parameters(), init_params(net, n_features, n_classes, g), strict=True):
+            p.copy_(v)
+    opt = torch.optim.SGD(module.parameters(), lr=lr, momentum=momentum)
+    Xt = torch.as_tensor(np.asarray(X, dtype=np.float32))
+    yt = torch.as_tensor(np.asarray(y, dtype=np.int64))
+    train = torch.as_tensor(np.asarray(train, dtype=np.int64))
+    rows = []
+    steps = 0
+    diverged = False
+    for epoch in range(epochs):
+        if not diverged:
+            perm = train[torch.randperm(len(train), generator=g)]
+            for start in range(0, len(perm), batch_size):
+                idx = perm[start : start + batch_size]
+                opt.zero_grad()
+                loss.per_sample(module(Xt[idx]), yt[idx], epoch, epochs).mean().backward()
+                opt.step()
+                steps += 1
+                if max_steps is not None and steps >= max_steps:
+                    return pd.DataFrame(rows, columns=RECORD_COLUMNS), list(module.parameters())
+        else:
+            torch.randperm(len(train), generator=g)  # keep the generator in step with the bank
+        with torch.no_grad():
+            params = [p.detach() for p in module.parameters()]
+            tl = loss.per_sample(forward(params, Xt[train]), yt[train], epoch, epochs).double().mean().item()
+            if not diverged and not (math.isfinite(tl) and all(torch.isfinite(p).all() for p in params)):
+                diverged = True
+            accs = []
+            for idx in (validation, test):
+                idx = torch.as_tensor(np.asarray(idx, dtype=np.int64))
+                pred = forward(params, Xt[idx]).argmax(-1)
+                accs.append((pred == yt[idx]).double().mean().item() if len(idx) else math.nan)
+        nan = math.nan
+        rows.append(
+            [loss.name, float(lr), int(seed), epoch]
+            + ([nan, nan, nan, True] if diverged else [tl, accs[0], accs[1], False])
+        )
+    return pd.DataFrame(rows, columns=RECORD_COLUMNS), [p.detach().clone() for p in module.parameters()]
