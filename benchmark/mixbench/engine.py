@@ -11,12 +11,14 @@ rates). Models of one seed share initial weights and batch order, so a batch is 
 ``xb`` of shape (S, B, I + 1) with a column of ones that carries the bias.
 
 * linear: one tensor ``W`` (S, I + 1, G * C); logits ``bmm(xb, W)`` viewed as (S, B, G, C).
-* hidden: ``W1`` (S * G, I + 1, H), ``W2`` (S * G, H, C), ``b2`` (S * G, 1, C); the batch is repeated
-  over G so each layer is one batched matrix product; logits (S, G, B, C).
+* hidden: ``W1`` (S * G, I + 1, H), ``W2t`` (S * G, C, H), ``b2`` (S * G, 1, C); the batch is repeated
+  over G so each layer is one batched matrix product; logits (S, G, B, C). (These layouts were the
+  fastest of those measured for MKL's small batched products on this project's 2-core machine.)
 
-All parameters live in one flat tensor (and so do their gradients and momentum buffers), so the SGD update
-with momentum (PyTorch semantics: ``buf = momentum * buf + grad; p -= lr * buf``) is two operations for the
-whole bank, with a per-element learning rate.
+All parameters live in one flat tensor, and so do their momentum buffers. SGD with momentum (PyTorch
+semantics: ``buf = momentum * buf + grad; p -= lr * buf``) costs no extra operation for the buffers, as
+each gradient product accumulates into its buffer (``baddbmm_`` with ``beta = momentum``), and one
+``addcmul_`` with a per-element learning rate updates every parameter of the bank.
 
 Divergence: after each epoch the training loss of every model is evaluated on the whole training set. A
 model whose loss or parameters are not finite is frozen (its learning rate and parameters set to zero),
@@ -36,7 +38,7 @@ import torch
 from torch import Tensor
 
 from mixbench.losses import COEFFICIENTS, STANDARD_LOSSES, FamilyGrad, Loss, family_loss, resolve_losses
-from mixbench.models import NETS, build_module, forward, init_params
+from mixbench.models import NETS, build_module, forward, init_params, layer_sizes
 
 DEFAULT_LRS = (0.01, 0.005, 0.001)
 DEFAULT_SEEDS = (60, 1234)
@@ -78,18 +80,18 @@ class _Bank:
         if net == "linear":
             shapes = {"W": (S, I + 1, G * C)}
         else:
-            shapes = {"W1": (S * G, I + 1, H), "W2": (S * G, H, C), "b2": (S * G, 1, C)}
+            shapes = {"W1": (S * G, I + 1, H), "W2t": (S * G, C, H), "b2": (S * G, 1, C)}
         sizes = {k: math.prod(v) for k, v in shapes.items()}
         total = sum(sizes.values())
         self.flat = torch.zeros(total, device=device)
-        self.grad = torch.zeros(total, device=device)
-        self.buf = torch.zeros(total, device=device)
-        self.views, self.grads, self.model_of = {}, {}, torch.empty(total, dtype=torch.long)
+        self.buf = torch.zeros(total, device=device)  # momentum buffers
+        self.views, self.bufs, self.model_of = {}, {}, torch.empty(total, dtype=torch.long)
+        self.ones = torch.ones(S * G, 1, 1, device=device).expand(S * G, 1, 1 << 20)  # sums over a batch
         start = 0
         for k, shape in shapes.items():
             n = sizes[k]
             self.views[k] = self.flat[start : start + n].view(shape)
-            self.grads[k] = self.grad[start : start + n].view(shape)
+            self.bufs[k] = self.buf[start : start + n].view(shape)
             ids = torch.arange(S * G)
             if net == "linear":  # column block g of seed s belongs to model s * G + g
                 owner = ids.view(S, 1, G, 1).expand(S, I + 1, G, C).reshape(-1)
@@ -111,7 +113,7 @@ class _Bank:
         else:
             W1, b1, W2, b2 = params
             self.views["W1"][m] = torch.cat([W1.T, b1[None]], 0)
-            self.views["W2"][m] = W2.T
+            self.views["W2t"][m] = W2
             self.views["b2"][m, 0] = b2
 
     def get_model(self, m: int, flat: Tensor | None = None) -> list[Tensor]:
@@ -126,7 +128,7 @@ class _Bank:
         return [
             W1a[:I].T.clone().cpu(),
             W1a[I].clone().cpu(),
-            views["W2"][m].T.clone().cpu(),
+            views["W2t"][m].clone().cpu(),
             views["b2"][m, 0].clone().cpu(),
         ]
 
@@ -138,32 +140,35 @@ class _Bank:
         return out
 
     # -- the training step --------------------------------------------------------------------------
-    def step(self, xb: Tensor, ob: Tensor, sb: Tensor, yb: Tensor, grad_fn, custom, neg_lr: Tensor, mom):
+    def step(self, xb: Tensor, ob: Tensor, sb, yb, grad_fn, custom, neg_lr: Tensor, mom: float) -> None:
         """One SGD step of every model.
 
-        ``xb`` (S, B, I+1) inputs, ``ob`` (S, B, C) one-hot targets, ``sb`` their ``2 * ob - 1``, ``yb``
-        (S, B) the labels; ``grad_fn`` a :class:`~mixbench.losses.FamilyGrad` scaled by ``1 / B``.
+        ``xb`` (S, B, I+1) inputs, ``ob`` (S, B, C) one-hot targets, ``sb`` their ``2 * ob - 1`` (or None
+        when no loss uses Output Reset), ``yb`` (S, B) the labels (or None when no loss needs autograd);
+        ``grad_fn`` a :class:`~mixbench.losses.FamilyGrad` scaled by ``1 / B``.
         """
         S, G, C = self.S, self.G, self.C
         B = xb.shape[1]
+        # Each gradient product also does the momentum update: buf = momentum * buf + grad in one
+        # baddbmm_ (PyTorch's SGD: buf.mul_(momentum).add_(grad); the first step gives buf = grad).
+        bufs = self.bufs
         if self.net == "linear":
             q = torch.bmm(xb, self.views["W"]).view(S, B, G, C)
-            dq = grad_fn(q, ob.view(S, B, 1, C), sb.view(S, B, 1, C))
+            dq = grad_fn(q, ob.view(S, B, 1, C), None if sb is None else sb.view(S, B, 1, C))
             self._custom_grad(dq, q, yb, custom, 1.0 / B, model_dim=2)
-            torch.bmm(xb.transpose(1, 2), dq.view(S, B, G * C), out=self.grads["W"])
+            bufs["W"].baddbmm_(xb.transpose(1, 2), dq.view(S, B, G * C), beta=mom)
         else:
             xg = xb.unsqueeze(1).expand(S, G, B, xb.shape[2]).reshape(S * G, B, xb.shape[2])
             h = torch.relu(torch.bmm(xg, self.views["W1"]))
-            q = torch.baddbmm(self.views["b2"], h, self.views["W2"])
+            q = torch.baddbmm(self.views["b2"], h, self.views["W2t"].transpose(1, 2))
             q = q.view(S, G, B, C)
-            dq = grad_fn(q, ob.view(S, 1, B, C), sb.view(S, 1, B, C))
+            dq = grad_fn(q, ob.view(S, 1, B, C), None if sb is None else sb.view(S, 1, B, C))
             self._custom_grad(dq, q, yb, custom, 1.0 / B, model_dim=1)
             dq = dq.view(S * G, B, C)
-            torch.bmm(h.transpose(1, 2), dq, out=self.grads["W2"])
-            torch.sum(dq, 1, keepdim=True, out=self.grads["b2"])
-            dh = torch.ops.aten.threshold_backward(torch.bmm(dq, self.views["W2"].transpose(1, 2)), h, 0)
-            torch.bmm(xg.transpose(1, 2), dh, out=self.grads["W1"])
-        self.buf.mul_(mom).add_(self.grad)
+            bufs["W2t"].baddbmm_(dq.transpose(1, 2), h, beta=mom)
+            bufs["b2"].baddbmm_(self.ones[:, :, :B], dq, beta=mom)
+            dh = torch.ops.aten.threshold_backward(torch.bmm(dq, self.views["W2t"]), h, 0)
+            bufs["W1"].baddbmm_(xg.transpose(1, 2), dh, beta=mom)
         self.flat.addcmul_(self.buf, neg_lr)
 
     def _custom_grad(self, dq, q, yb, custom, scale, model_dim):
@@ -186,7 +191,7 @@ class _Bank:
             return (X @ W).view(n, S * G, C)
         W1 = self.views["W1"].permute(1, 0, 2).reshape(X.shape[1], -1)
         h = torch.relu(X @ W1).view(n, S * G, -1).transpose(0, 1)
-        return torch.baddbmm(self.views["b2"], h, self.views["W2"]).transpose(0, 1)
+        return torch.baddbmm(self.views["b2"], h, self.views["W2t"].transpose(1, 2)).transpose(0, 1)
 
 
 def _coefficient_tensors(losses: Sequence[Loss], epoch: int, n_epochs: int, R: int, shape, device) -> dict:
@@ -269,14 +274,14 @@ def train_bank(
 
     Xt = torch.as_tensor(np.asarray(X, dtype=np.float32))
     Xa = torch.cat([Xt, torch.ones(len(Xt), 1)], 1).to(dev)
-    yt = torch.as_tensor(np.asarray(y, dtype=np.int64)).to(dev)
+    yt = torch.tensor(np.asarray(y, dtype=np.int64), device=dev)
     onehot = torch.nn.functional.one_hot(yt, C).to(torch.float32)
     train_t = torch.as_tensor(train, device=dev)
-    splits = {
-        "train": train_t,
-        "val": torch.as_tensor(np.asarray(validation, dtype=np.int64), device=dev),
-        "test": torch.as_tensor(np.asarray(test, dtype=np.int64), device=dev),
-    }
+    # Rows of each split gathered once: evaluation runs every epoch.
+    splits = {}
+    for name, idx in (("train", train), ("val", validation), ("test", test)):
+        idx = torch.as_tensor(np.asarray(idx, dtype=np.int64), device=dev)
+        splits[name] = (Xa[idx], onehot[idx], yt[idx])
 
     generators = [torch.Generator().manual_seed(s) for s in seeds]
     bank = _Bank(net, n_features, C, [init_params(net, n_features, C, g) for g in generators], G, dev)
@@ -298,17 +303,26 @@ def train_bank(
         grad_fns = {b: FamilyGrad(coef, 1.0 / b) for b in {batch_size, n_train % batch_size or batch_size}}
         perm = torch.stack([torch.randperm(n_train, generator=g) for g in generators]).to(dev)
         rows = train_t[perm]  # (S, n_train)
-        Xp, Op, Yp = Xa[rows], onehot[rows], yt[rows]
-        Sp = 2.0 * Op - 1.0
+        Xp, Op = Xa[rows], onehot[rows]
+        Yp = yt[rows] if custom else None  # labels are only needed by autograd losses
+        Sp = 2.0 * Op - 1.0 if grad_fns[batch_size].reset else None  # Output Reset's sign
         for start in range(0, n_train, batch_size):
             sl = slice(start, start + batch_size)
             xb = Xp[:, sl]
-            grad_fn = grad_fns[xb.shape[1]]
-            bank.step(xb, Op[:, sl], Sp[:, sl], Yp[:, sl], grad_fn, custom, neg_lr, momentum)
+            bank.step(
+                xb,
+                Op[:, sl],
+                None if Sp is None else Sp[:, sl],
+                None if Yp is None else Yp[:, sl],
+                grad_fns[xb.shape[1]],
+                custom,
+                neg_lr,
+                momentum,
+            )
 
         # -- end of epoch: exact loss and accuracies of every model on whole splits
         eval_coef = _coefficient_tensors(losses, epoch, epochs, R, (1, 1, G, 1), dev)
-        stats = _evaluate(bank, Xa, yt, onehot, splits, eval_coef, losses, R)
+        stats = _evaluate(bank, splits, eval_coef, losses, R)
         loss_now = stats["train_loss"]
         finite = torch.isfinite(loss_now) & _finite_per_model(bank)
         newly = (~finite).cpu().numpy() & (diverged_epoch < 0)
@@ -323,7 +337,7 @@ def train_bank(
         for k in ("val", "test"):
             acc[k][epoch] = torch.where(alive, stats[k], torch.nan).cpu().numpy()
         if keep_best:
-            improved = alive & (stats["val"] >= best_val) if len(splits["val"]) else alive
+            improved = alive & (stats["val"] >= best_val) if len(validation) else alive
             best_val = torch.where(improved, stats["val"], best_val)
             best_flat = torch.where(improved[bank.model_of], bank.flat, best_flat)
         if progress is not None:
@@ -380,21 +394,20 @@ def _finite_per_model(bank: _Bank) -> Tensor:
     return bad == 0
 
 
-def _evaluate(bank: _Bank, Xa, yt, onehot, splits, coef, losses, R) -> dict[str, Tensor]:
+def _evaluate(bank: _Bank, splits: dict, coef: dict, losses, R) -> dict[str, Tensor]:
     """Mean training loss and validation / test accuracy of every model (shape (M,) each)."""
-    S, G = bank.S, bank.G
-    M = S * G
+    M = bank.S * bank.G
     out = {}
-    for name, idx in splits.items():
-        total = torch.zeros(M, dtype=torch.float64, device=Xa.device)
-        for start in range(0, len(idx), _EVAL_ROWS):
-            rows = idx[start : start + _EVAL_ROWS]
-            q = bank.logits(Xa[rows])  # (n, M, C)
+    for name, (X, onehot, y) in splits.items():
+        total = torch.zeros(M, dtype=torch.float64, device=X.device)
+        for start in range(0, len(X), _EVAL_ROWS):
+            rows = slice(start, start + _EVAL_ROWS)
+            q = bank.logits(X[rows])  # (n, M, C)
             if name == "train":
-                total += _per_sample_losses(q, onehot[rows], yt[rows], coef, losses, S, G, R).sum(0)
+                total += _per_sample_losses(q, onehot[rows], y[rows], coef, losses, bank.S, bank.G, R).sum(0)
             else:
-                total += (q.argmax(-1) == yt[rows, None]).sum(0)
-        out[name] = (total / len(idx)).float() if len(idx) else torch.full((M,), torch.nan, device=Xa.device)
+                total += (q.argmax(-1) == y[rows, None]).sum(0)
+        out[name] = (total / len(X)).float() if len(X) else torch.full((M,), torch.nan, device=X.device)
     out["train_loss"] = out.pop("train")
     return out
 
@@ -522,3 +535,119 @@ def train_naive(
             + ([nan, nan, nan, True] if diverged else [tl, accs[0], accs[1], False])
         )
     return pd.DataFrame(rows, columns=RECORD_COLUMNS), [p.detach().clone() for p in module.parameters()]
+
+
+# --- speed: the bank against the naive loop ----------------------------------------------------------------
+#: Real datasets of different shapes (few / many features, 2 / many classes, small / large).
+BENCH_DATASETS = ("abalone", "letter", "musk-2", "semeion", "connect-4", "statlog-shuttle")
+
+
+def bench_engine(
+    datasets: Sequence,
+    *,
+    nets: Sequence[str] = NETS,
+    epochs: int = 2,
+    naive_steps: int = 300,
+    losses: Sequence[str] = STANDARD_LOSSES,
+    lrs: Sequence[float] = DEFAULT_LRS,
+    seeds: Sequence[int] = DEFAULT_SEEDS,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """Time the bank and the naive loop side by side, one thread each, on the same datasets.
+
+    The bank trains the full grid (losses x lrs x seeds) for ``epochs`` epochs, its per-epoch
+    evaluation and setup included. The naive loop trains one model at a time for ``naive_steps`` steps
+    per loss (CE and the last loss, alternating), without any evaluation, which favours it.
+
+    Parameters
+    ----------
+    datasets : sequence of :class:`~mixbench.data.Dataset`
+
+    Returns
+    -------
+    DataFrame, one row per (dataset, net): shape, bank and naive model-steps per second, their ratio, and
+    the bank's seconds per bank step (``bank_step_s``, evaluation included) used for projections.
+    """
+    import time
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    rows = []
+    try:
+        for ds in datasets:
+            n_train = len(ds.train)
+            for net in nets:
+                if progress is not None:
+                    progress(f"{ds.name} / {net}")
+                steps = epochs * math.ceil(n_train / 8)
+                t0 = time.perf_counter()
+                train_bank(
+                    ds.X, ds.y, ds.train, ds.validation, ds.test, ds.n_classes,
+                    net=net, losses=losses, lrs=lrs, seeds=seeds, epochs=epochs,
+                )  # fmt: skip
+                bank_s = time.perf_counter() - t0
+                n_models = len(losses) * len(lrs) * len(seeds)
+                naive_s, done = 0.0, 0
+                for loss in (losses[0], losses[-1]):
+                    t0 = time.perf_counter()
+                    train_naive(
+                        ds.X, ds.y, ds.train, ds.validation, ds.test, ds.n_classes, net=net,
+                        loss=loss, lr=lrs[0], seed=seeds[0], epochs=10**6, max_steps=naive_steps // 2,
+                    )  # fmt: skip
+                    naive_s += time.perf_counter() - t0
+                    done += naive_steps // 2
+                bank_rate = n_models * steps / bank_s
+                naive_rate = done / naive_s
+                rows.append(
+                    {
+                        "dataset": ds.name,
+                        "net": net,
+                        "n_train": n_train,
+                        "n_features": ds.n_features,
+                        "n_classes": ds.n_classes,
+                        "models": n_models,
+                        "bank_model_steps_per_s": bank_rate,
+                        "naive_model_steps_per_s": naive_rate,
+                        "ratio": bank_rate / naive_rate,
+                        "bank_step_s": bank_s / steps,
+                    }
+                )
+    finally:
+        torch.set_num_threads(threads)
+    return pd.DataFrame(rows)
+
+
+def params_per_model(net: str, n_features: int, n_classes: int) -> int:
+    """Number of parameters of one model: the size a bank step's cost grows with."""
+    return sum((i + 1) * o for i, o in layer_sizes(net, n_features, n_classes))
+
+
+def project_protocol_time(
+    bench: pd.DataFrame, shapes: pd.DataFrame, epochs: int = 50, batch_size: int = 8, workers: int = 1
+) -> pd.DataFrame:
+    """Project the wall time of the full protocol from measured bank step times.
+
+    Per network, a least-squares line ``seconds per bank step = a + b * params_per_model`` is fitted to
+    ``bench`` (from :func:`bench_engine`) and applied to every dataset of ``shapes`` (columns name,
+    n_train, n_features, n_classes). Tasks are spread over ``workers`` processes (largest first), so the
+    projection is ``max(total / workers, largest task)``.
+
+    Returns one row per (dataset, net) with the projected seconds; ``.attrs["wall_s"]`` holds the total.
+    """
+    out = []
+    for net, grp in bench.groupby("net"):
+        x = np.array(
+            [params_per_model(net, f, c) for f, c in zip(grp.n_features, grp.n_classes, strict=True)]
+        )
+        b, a = (
+            np.polyfit(x, grp.bank_step_s.to_numpy(), 1) if len(grp) > 1 else (0.0, grp.bank_step_s.iloc[0])
+        )
+        for row in shapes.itertuples():
+            p = params_per_model(net, int(row.n_features), int(row.n_classes))
+            steps = epochs * math.ceil(row.n_train / batch_size)
+            out.append({"dataset": row.name, "net": net, "seconds": steps * max(a + b * p, 0.0)})
+    proj = pd.DataFrame(out)
+    total = proj["seconds"].sum()
+    proj.attrs["wall_s"] = max(total / workers, proj["seconds"].max()) if len(proj) else 0.0
+    proj.attrs["cpu_s"] = total
+    return proj

@@ -107,10 +107,11 @@ class FocusSchedule:
 
 
 # --- the two closed-form families, vectorised over any leading shape -------------------------------------
-def _softmax_parts(q: Tensor, onehot: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def _log_softmax_y(q: Tensor, onehot: Tensor) -> tuple[Tensor, Tensor]:
+    """``log p`` (..., C) and ``log p_y`` (..., 1). log_softmax shifts by the max first, which keeps
+    float32 exact to rounding even for logits of 1e4 (``q_y - logsumexp(q)`` would not)."""
     logp = torch.log_softmax(q, dim=-1)
-    logp_y = (logp * onehot).sum(-1, keepdim=True)
-    return logp, logp_y, logp_y.exp()
+    return logp, (logp * onehot).sum(-1, keepdim=True)
 
 
 def _focal_factor(logp_y: Tensor, gamma: Tensor | float) -> Tensor:
@@ -118,15 +119,26 @@ def _focal_factor(logp_y: Tensor, gamma: Tensor | float) -> Tensor:
     return (-torch.expm1(logp_y)).clamp_min(0.0).pow(gamma)
 
 
-def _reset_error(s: Tensor, onehot: Tensor, margin: Tensor | float, reset: Tensor | float) -> Tensor:
-    """``s - t'``: the sigmoid-MSE error after Output Reset (``reset`` = 0 keeps the plain error)."""
-    target = margin + onehot * (1.0 - 2.0 * margin)
-    err = s - target
-    if isinstance(reset, float) and reset == 0.0:
+def _reset_error(s, onehot, margin, reset, sign=None, target_span=None) -> Tensor:
+    """``s - t'``: the sigmoid-MSE error after Output Reset (``reset`` = 0 keeps the plain error).
+
+    An output beyond its target on the correct side (``sign * err > 0`` with ``sign = 2 onehot - 1``: the
+    true class above ``1 - m``, another class below ``m``) gets the output itself as target, so no error:
+    ``err' = err - reset * sign * relu(sign * err)``. ``sign`` and ``target_span = 1 - 2 m`` may be
+    passed precomputed (the engine does, once per epoch).
+    """
+    span = 1.0 - 2.0 * margin if target_span is None else target_span
+    err = s - torch.addcmul(_as_coef(margin), onehot, _as_coef(span))
+    if isinstance(reset, float | int) and reset == 0:
         return err
-    # Beyond the target on the correct side gives no error: true class above 1-m, other classes below m.
-    one_sided = torch.where(onehot > 0, err.clamp(max=0.0), err.clamp(min=0.0))
-    return err + reset * (one_sided - err)
+    sign = 2.0 * onehot - 1.0 if sign is None else sign
+    return torch.addcmul(err, torch.relu(sign * err) * sign, _as_coef(-reset))
+
+
+def _as_coef(v) -> Tensor:
+    """A coefficient as a tensor. Numbers become 0-dim float64 tensors: exact for float64 logits, and
+    (being 0-dim) they do not promote float32 logits."""
+    return v if isinstance(v, Tensor) else torch.tensor(float(v), dtype=torch.float64)
 
 
 def family_loss(q: Tensor, onehot: Tensor, coef: dict) -> Tensor:
@@ -148,7 +160,7 @@ def family_loss(q: Tensor, onehot: Tensor, coef: dict) -> Tensor:
     """
     out = torch.zeros_like(q[..., 0])
     if _present(coef, "ce", "el", "focal_alpha"):
-        _, logp_y, p_y = _softmax_parts(q, onehot)
+        _, logp_y = _log_softmax_y(q, onehot)
         ce = -logp_y
         # EL = 1 - p_y as -expm1(log p_y): ``1 - exp(.)`` rounds up near p_y = 1 and then exceeds CE.
         val = coef.get("ce", 0.0) * ce + coef.get("el", 0.0) * (-torch.expm1(logp_y))
@@ -200,34 +212,28 @@ class FamilyGrad:
         self.w_sig = 2.0 * scale * get("sigmoid", zero)
         margin = get("margin", zero)
         self.margin, self.target_span = margin, 1.0 - 2.0 * margin
-        self.neg_reset = -get("reset", zero)
+        self.reset_coef = get("reset", zero) if self.reset else 0.0
 
     def __call__(self, q: Tensor, onehot: Tensor, sign: Tensor | None = None) -> Tensor:
         """Gradient for logits ``q`` (..., C); ``sign = 2 * onehot - 1`` may be passed precomputed."""
         grad = None
         if self.softmax:
-            logp = torch.log_softmax(q, dim=-1)
-            logp_y = (logp * onehot).sum(-1, keepdim=True)
+            logp, logp_y = _log_softmax_y(q, onehot)
             p_y = logp_y.exp()
             g = torch.addcmul(self.ce, self.el, p_y)
             if self.focal:
                 # d/dq of -alpha u^gamma log p_y (u = 1 - p_y) is alpha u^(gamma-1) (u - gamma p_y log p_y)
                 # times (p - onehot). The clamp keeps u^(gamma-1) finite at u = 0 when gamma < 1.
-                u = (-torch.expm1(logp_y)).clamp_min(0.0)
+                u = 1.0 - p_y
                 inner = u - self.gamma * (p_y * logp_y)
                 factor = u if self.gamma_is_two else u.clamp_min(1e-30).pow(self.gamma - 1.0)
                 g = torch.addcmul(g, inner.mul_(factor), self.alpha)
-            grad = (logp.exp() - onehot).mul_(g)
+            grad = logp.exp_().sub_(onehot).mul_(g)
         if self.sigmoid:
             s = torch.sigmoid(q)
-            err = s - torch.addcmul(self.margin, onehot, self.target_span)
-            if self.reset:
-                # Output Reset: an output beyond its target on the correct side (sign * err > 0) gets the
-                # output itself as target, so no error: err' = err - reset * sign * relu(sign * err).
-                sign = 2.0 * onehot - 1.0 if sign is None else sign
-                err = torch.addcmul(err, torch.relu(sign * err).mul_(sign), self.neg_reset)
-            sg = err.mul_(s).mul_(1.0 - s).mul_(self.w_sig)
-            grad = sg if grad is None else grad.add_(sg)
+            err = _reset_error(s, onehot, self.margin, self.reset_coef, sign, self.target_span).mul_(s)
+            slope = torch.addcmul(self.w_sig, s, -self.w_sig)  # w * (1 - s)
+            grad = err.mul_(slope) if grad is None else grad.addcmul_(err, slope)
         return torch.zeros_like(q) if grad is None else grad
 
 
