@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+# One thread per process, as the runner's workers use: on 2 cores more threads only fight each other.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
