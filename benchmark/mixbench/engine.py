@@ -60,7 +60,9 @@ class TrainResult:
     params : list of list of Tensor
         Final parameters of each model in ``nn.Linear`` layout (``[W1, b1, (W2, b2)]``).
     best_params : list of list of Tensor or None
-        Parameters at each model's validation-best epoch (later epoch wins ties), when ``keep_best``.
+        With ``keep_best``: parameters at each model's validation-best non-diverged epoch (later epoch
+        wins ties); without validation rows, at its last non-diverged epoch. A model that diverged in
+        its first epoch keeps its initial parameters here.
     """
 
     records: pd.DataFrame
@@ -234,6 +236,7 @@ def train_bank(
     device: str = "cpu",
     keep_best: bool = False,
     progress: Callable[[int], None] | None = None,
+    stacklevel: int = 1,
 ) -> TrainResult:
     """Train every (loss, learning rate, seed) model of one network on one dataset split, in lockstep.
 
@@ -251,6 +254,7 @@ def train_bank(
     device : "cpu" or "cuda"
     keep_best : keep each model's parameters at its validation-best epoch (ties: the later epoch)
     progress : called with the epoch number after each epoch
+    stacklevel : where a too-short-schedule warning points, counted from the caller (as in warnings.warn)
 
     Returns
     -------
@@ -262,7 +266,7 @@ def train_bank(
         raise ValueError("epochs and batch_size must be >= 1")
     losses = resolve_losses(losses)
     for ls in losses:
-        ls.check_epochs(epochs)
+        ls.check_epochs(epochs, stacklevel=stacklevel + 1)
     lrs, seeds = [float(v) for v in lrs], [int(s) for s in seeds]
     train = np.asarray(train, dtype=np.int64)
     if len(train) == 0:
@@ -272,7 +276,7 @@ def train_bank(
     G = L * R
     n_features = int(X.shape[1])
 
-    Xt = torch.as_tensor(np.asarray(X, dtype=np.float32))
+    Xt = torch.tensor(np.asarray(X, dtype=np.float32))  # a copy: X may be a read-only memmap
     Xa = torch.cat([Xt, torch.ones(len(Xt), 1)], 1).to(dev)
     yt = torch.tensor(np.asarray(y, dtype=np.int64), device=dev)
     onehot = torch.nn.functional.one_hot(yt, C).to(torch.float32)

@@ -290,15 +290,18 @@ class Loss:
             (g,) = torch.autograd.grad(self.function(q, targets).mean(), q)
         return g
 
-    def check_epochs(self, n_epochs: int) -> None:
-        """Warn when ``n_epochs`` is too short for every phase of this loss's schedule."""
+    def check_epochs(self, n_epochs: int, stacklevel: int = 2) -> None:
+        """Warn when ``n_epochs`` is too short for every phase of this loss's schedule.
+
+        ``stacklevel`` as in :func:`warnings.warn`, counted from the caller of this method.
+        """
         if self.schedule is not None:
             skipped = self.schedule.skipped_values(n_epochs)
             if skipped:
                 warnings.warn(
                     f"loss {self.name!r}: with {n_epochs} epochs the focus values {skipped} get no epoch "
                     f"(phases: {self.schedule.table(n_epochs)})",
-                    stacklevel=2,
+                    stacklevel=stacklevel + 1,
                 )
 
 
