@@ -298,7 +298,7 @@ def train_bank(
     train_loss = np.full((epochs, M), np.nan)
     acc = {k: np.full((epochs, M), np.nan) for k in ("val", "test")}
     diverged_epoch = np.full(M, -1)
-    best_val = torch.full((M,), -1.0, device=dev)
+    best_val = torch.full((M,), -1.0, dtype=torch.float64, device=dev)
     best_flat = bank.flat.clone() if keep_best else None
     n_train = len(train)
 
@@ -331,7 +331,9 @@ def train_bank(
         finite = torch.isfinite(loss_now) & _finite_per_model(bank)
         newly = (~finite).cpu().numpy() & (diverged_epoch < 0)
         diverged_epoch[newly] = epoch
-        if newly.any():
+        if (diverged_epoch >= 0).any():
+            # Frozen: zero learning rate, parameters and momentum. Re-zeroed every epoch because a loss
+            # that stays NaN at zero weights would make the momentum (and through it the weights) NaN.
             dead = torch.as_tensor(diverged_epoch >= 0, device=dev)[bank.model_of]
             bank.flat[dead] = 0.0
             bank.buf[dead] = 0.0
@@ -411,7 +413,10 @@ def _evaluate(bank: _Bank, splits: dict, coef: dict, losses, R) -> dict[str, Ten
                 total += _per_sample_losses(q, onehot[rows], y[rows], coef, losses, bank.S, bank.G, R).sum(0)
             else:
                 total += (q.argmax(-1) == y[rows, None]).sum(0)
-        out[name] = (total / len(X)).float() if len(X) else torch.full((M,), torch.nan, device=X.device)
+        # float64: accuracies stay the exact fractions k / n the naive loop reports
+        out[name] = (
+            total / len(X) if len(X) else torch.full((M,), torch.nan, dtype=torch.float64, device=X.device)
+        )
     out["train_loss"] = out.pop("train")
     return out
 
@@ -505,7 +510,7 @@ def train_naive(
             p.copy_(v)
     opt = torch.optim.SGD(module.parameters(), lr=lr, momentum=momentum)
     Xt = torch.as_tensor(np.asarray(X, dtype=np.float32))
-    yt = torch.as_tensor(np.asarray(y, dtype=np.int64))
+    yt = torch.tensor(np.asarray(y, dtype=np.int64))
     train = torch.as_tensor(np.asarray(train, dtype=np.int64))
     rows = []
     steps = 0
@@ -561,7 +566,8 @@ def bench_engine(
 
     The bank trains the full grid (losses x lrs x seeds) for ``epochs`` epochs, its per-epoch
     evaluation and setup included. The naive loop trains one model at a time for ``naive_steps`` steps
-    per loss (CE and the last loss, alternating), without any evaluation, which favours it.
+    split over two losses (the first and the last), evaluating only at the end of an epoch it completes
+    (on small datasets), so it carries less evaluation than the bank.
 
     Parameters
     ----------
