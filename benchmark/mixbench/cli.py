@@ -177,20 +177,310 @@ def _data_fetch(args: argparse.Namespace) -> int:
 
 # --- run --------------------------------------------------------------------------------------------
 def add_run_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="run the benchmark grid (default: the embedded toy suite)")
-    p.set_defaults(func=lambda args: p.print_help() or 2)
+    p = sub.add_parser(
+        "run",
+        help="run the benchmark grid (default: the embedded toy suite)",
+        description="Train every loss x learning rate x seed on every (dataset, network, split, noise) task, "
+        "in parallel, largest tasks first, and store per-epoch and validation-selected results in a run "
+        "directory. Settings come from the paper preset (the reference protocol, which the defaults equal), "
+        "then --config FILE, then these options. Re-running the same command skips finished tasks.",
+        epilog=_RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    what = p.add_argument_group("what to run (default: the paper preset)")
+    what.add_argument("--suite", choices=("toy", "uci121"), help="dataset suite (default: toy)")
+    what.add_argument(
+        "--datasets",
+        metavar="NAMES",
+        help="comma-separated names or globs, '!GLOB' removes (e.g. 'a*,!adult'); default: all the suite's "
+        "available datasets",
+    )
+    what.add_argument(
+        "--losses",
+        metavar="NAMES",
+        help="comma-separated loss names, 'standard' for the eight standard ones, or module:attr of a user "
+        "loss (default: standard)",
+    )
+    what.add_argument("--nets", metavar="NETS", help="linear, hidden or both (default: linear,hidden)")
+    what.add_argument("--lrs", metavar="LRS", help="learning rates (default: 0.01,0.005,0.001)")
+    what.add_argument("--seeds", metavar="SEEDS", help="seeds (default: 60,1234)")
+    what.add_argument("--epochs", type=int, metavar="N", help="epochs (default: 50)")
+    what.add_argument("--batch-size", type=int, metavar="N", help="SGD batch size (default: 8)")
+    what.add_argument("--momentum", type=float, metavar="M", help="SGD momentum (default: 0.9)")
+    what.add_argument("--splits", metavar="SPLITS", help="split columns 0..3 or 'all' (default: 0)")
+    what.add_argument(
+        "--label-noise",
+        metavar="RATE[,KIND]",
+        action="append",
+        help="noise on training and validation labels (test labels stay clean), e.g. 0.2 or 0.4,pairflip "
+        "(KIND symmetric or pairflip); repeat for several settings (default: none)",
+    )
+    what.add_argument("--preset", metavar="NAME", help="a named protocol: paper (default)")
+    what.add_argument("--config", metavar="FILE.toml", help="settings file (see below)")
+    what.add_argument("--device", choices=("cpu", "cuda"), help="torch device (default: cpu)")
+    how = p.add_argument_group("where and how")
+    how.add_argument("--data-dir", metavar="DIR", help=_DATA_DIR_HELP)
+    how.add_argument(
+        "--out",
+        metavar="DIR",
+        help="run directory (default: results/<suite>-<hash of the settings> in this checkout)",
+    )
+    how.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="continue the run in DIR with its stored settings (other options may change how it runs)",
+    )
+    how.add_argument(
+        "--n-jobs", type=int, metavar="N", help="parallel worker processes (default: -1, all cores)"
+    )
+    how.add_argument(
+        "--backend",
+        choices=("loky", "dask"),
+        help="loky: processes on this machine (default); dask: a dask.distributed cluster (see below)",
+    )
+    how.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler address, e.g. tcp://HOST:8786")
+    how.add_argument("--report", action="store_true", help="render the report when the run ends")
+    how.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run)
+
+
+_RUN_EPILOG = """\
+config file (TOML; keys are the option names, e.g. batch_size; relative paths are relative to the file):
+  preset = "paper"
+  suite = "uci121"
+  datasets = ["a*", "balloons"]
+  losses = ["CE", "Sigmoid-MSE"]
+  label_noise = ["0.2,symmetric", "0.4,symmetric"]
+  out = "results/my-study"
+
+run directory: config.json (settings, versions, git commit, machine, times), selected.parquet (all
+  selected results), tasks/ and epochs/ (per task), failures/ (tasks that raised). A directory that holds
+  another configuration is refused. Ctrl-C stops cleanly; the same command resumes.
+
+exit status: 0 all tasks finished; 1 some task failed (listed; re-run to retry) or a worker process
+  died; 2 bad settings or a directory holding another configuration; 130 interrupted (Ctrl-C).
+
+dask cluster (pip install 'mixbench[dask]' everywhere):
+  dask scheduler --port 8786                                   # on one machine
+  dask worker tcp://HOST:8786 --nworkers N --nthreads 1        # on each worker machine
+  mixbench run --suite uci121 --backend dask --scheduler tcp://HOST:8786
+  Workers need mixbench (and any module:attr loss) installed, and the data at the --data-dir path, or
+  without --data-dir, MIXBENCH_DATA set on the workers. Results come back to this process, which writes
+  the run directory; the workers need no shared disk for results.
+"""
+
+
+def _run(args: argparse.Namespace) -> int:
+    from mixbench import runner
+
+    overrides = {key: getattr(args, key, None) for key in runner.OPTION_KEYS}
+    try:
+        config = runner.resolve_config(
+            overrides, preset=args.preset, config_file=args.config, resume=args.resume
+        )
+        summary = runner.run(config, progress=not args.no_progress)
+    except runner.ConfigError as exc:
+        print(f"mixbench run: error: {exc}", file=sys.stderr)
+        return 2
+    print(summary.format(), flush=True)
+    code = summary.exit_code
+    if args.report and not summary.interrupted and summary.done + summary.skipped:
+        code = max(code, _render_run_report(summary.out))
+    return code
+
+
+def _render_run_report(out) -> int:
+    """``--report``: render the run's report into reports/<run>/ (as `mixbench report` does by default)."""
+    from pathlib import Path
+
+    try:
+        from mixbench.report import render_report
+    except ImportError as exc:
+        print(f"mixbench run: --report: the report module is not available ({exc}); skipped", file=sys.stderr)
+        return 0
+    from mixbench.data import repo_root
+    from mixbench.results import load
+
+    target = (repo_root() or Path.cwd()) / "reports" / Path(out).name
+    try:
+        paths = render_report(load(out), target)
+    except Exception as exc:  # the results are safe; say why the report could not be made
+        print(f"mixbench run: --report failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    for kind, path in (paths or {}).items():
+        print(f"report ({kind}): {path}")
+    return 0
 
 
 # --- bench ------------------------------------------------------------------------------------------
 def add_bench_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="time the batched engine against the naive loop")
-    p.set_defaults(func=lambda args: p.print_help() or 2)
+    p = sub.add_parser(
+        "bench",
+        help="time the batched engine against the naive loop",
+        description=(
+            "Time the model bank against the naive one-model-at-a-time PyTorch loop on real datasets of "
+            "different shapes, side by side in this run, one thread each. Prints model-steps per second, "
+            "their ratio, the projected wall time of the full reference protocol on this machine and the "
+            "peak memory of one worker on the largest dataset (connect-4, hidden)."
+        ),
+    )
+    p.add_argument(
+        "--data-dir", help="UCI-121 data (default: $MIXBENCH_DATA or data/uci121); toy suite if absent"
+    )
+    p.add_argument("--datasets", help="comma-separated datasets (default: a fixed set of different shapes)")
+    p.add_argument("--epochs", type=int, default=2, help="bank epochs per dataset and net (default 2)")
+    p.add_argument("--naive-steps", type=int, default=300, help="naive SGD steps per dataset and net")
+    p.add_argument(
+        "--workers", type=int, default=None, help="worker processes for the projection (default: cores)"
+    )
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
+    p.set_defaults(func=_bench)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import math
+    import os
+    import subprocess
+
+    import pandas as pd
+
+    from mixbench import data, engine
+
+    try:
+        available = data.list_datasets("uci121", args.data_dir)
+    except data.DatasetError:
+        available = []
+    suite = "uci121" if available else "toy"
+    if args.datasets:
+        names = [n.strip() for n in args.datasets.split(",") if n.strip()]
+    elif suite == "uci121":
+        names = [n for n in engine.BENCH_DATASETS if n in available]
+    else:
+        names = list(data.TOY_DATASETS)
+        print("UCI-121 data not found: timing the embedded toy suite (use --data-dir for real data)")
+    sets = [data.load_dataset(n, suite=suite, data_dir=args.data_dir) for n in names]
+    table = engine.bench_engine(
+        sets,
+        epochs=args.epochs,
+        naive_steps=args.naive_steps,
+        progress=lambda m: print(f"  timing {m}", flush=True),
+    )
+    shown = table.drop(columns=["bank_step_s"])
+    print(shown.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    # Pooled rates: all model-steps over all seconds, so big datasets weigh as they do in a real run.
+    steps = table.n_train.map(lambda n: math.ceil(n / 8)) * args.epochs * table.models
+    bank_rate = steps.sum() / (steps / table.bank_model_steps_per_s).sum()
+    naive_rate = len(table) / (1.0 / table.naive_model_steps_per_s).sum()
+    geo = math.exp(table.ratio.map(math.log).mean())
+    print(
+        f"\nmodel-steps per second, pooled: bank {bank_rate:,.0f}, naive {naive_rate:,.0f}, "
+        f"ratio {bank_rate / naive_rate:.1f}x (per dataset: geometric mean {geo:.1f}x, "
+        f"min {table.ratio.min():.1f}x, max {table.ratio.max():.1f}x)"
+    )
+    workers = args.workers or os.cpu_count() or 1
+    if suite == "uci121":
+        shapes = pd.DataFrame(
+            [
+                (d.name, len(d.train), d.n_features, d.n_classes)
+                for d in (data.load_dataset(n, data_dir=args.data_dir) for n in available)
+            ],
+            columns=["name", "n_train", "n_features", "n_classes"],
+        )
+        proj = engine.project_protocol_time(table, shapes, workers=workers)
+        model_steps = 2 * 48 * sum(50 * math.ceil(n / 8) for n in shapes.n_train)
+        naive_s = model_steps / naive_rate
+        print(
+            f"projected full protocol ({len(shapes)} datasets x 2 nets x 48 models x 50 epochs) on {workers} "
+            f"worker(s): {proj.attrs['wall_s'] / 60:.1f} min (naive loop, same machine: "
+            f"{naive_s / workers / 3600:.1f} h)"
+        )
+        if not args.no_memory and "connect-4" in available:
+            code = (
+                "import resource, sys, torch; torch.set_num_threads(1); from mixbench import data, engine; "
+                "d = data.load_dataset('connect-4', data_dir=sys.argv[1]); "
+                "engine.train_bank(d.X, d.y, d.train, d.validation, d.test, d.n_classes, net='hidden', "
+                "epochs=1); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+            )
+            data_dir = str(data.resolve_data_dir(args.data_dir))
+            rss = subprocess.run(
+                [sys.executable, "-c", code, data_dir], capture_output=True, text=True, check=True
+            )
+            print(f"peak resident memory of one worker, connect-4 / hidden, full bank: "
+                  f"{int(rss.stdout.split()[-1]) / 1024:.0f} MiB")  # fmt: skip
+    return 0
 
 
 # --- report -----------------------------------------------------------------------------------------
 def add_report_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="render the HTML / PDF report of a results directory")
-    p.set_defaults(func=lambda args: p.print_help() or 2)
+    p = sub.add_parser(
+        "report",
+        help="render the HTML / PDF report of a results directory",
+        description="Render the report of a run directory (statistics, figures, per-dataset table) as one "
+        "self-contained HTML file and / or an A4 PDF, and print their paths. Without --html or --pdf, "
+        "both are written.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a results directory written by `mixbench run`")
+    p.add_argument("--html", action="store_true", help="write report.html")
+    p.add_argument("--pdf", action="store_true", help="write report.pdf")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="output folder (default: reports/<run name>/ of this checkout, or of the current folder)",
+    )
+    p.add_argument(
+        "--missing",
+        choices=["exclude", "worst"],
+        default="exclude",
+        help="datasets with a missing (failed or diverged) cell: exclude them from the statistics, or rank "
+        "the missing cell worst (default: %(default)s)",
+    )
+    p.add_argument(
+        "--curves",
+        metavar="DATASETS",
+        help="comma-separated datasets for the learning curves (default: where the losses differ most)",
+    )
+    p.add_argument(
+        "--n-boot",
+        type=int,
+        default=10_000,
+        help="bootstrap resamples for the intervals (default: %(default)s)",
+    )
+    p.set_defaults(func=_report)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mixbench.data import repo_root
+    from mixbench.report import render_report
+    from mixbench.results import load
+
+    run_dir = Path(args.run_dir)
+    try:
+        run = load(run_dir)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"mixbench report: error: {exc}", file=sys.stderr)
+        return 2
+    # Same default place as `mixbench run --report`.
+    out = Path(args.out) if args.out else (repo_root() or Path.cwd()) / "reports" / run_dir.resolve().name
+    both = not (args.html or args.pdf)
+    curves = [name.strip() for name in args.curves.split(",") if name.strip()] if args.curves else None
+    try:
+        paths = render_report(
+            run,
+            out,
+            html=both or args.html,
+            pdf=both or args.pdf,
+            missing=args.missing,
+            n_boot=args.n_boot,
+            curve_datasets=curves,
+        )
+    except ValueError as exc:
+        print(f"mixbench report: error: {run_dir}: {exc}", file=sys.stderr)
+        return 1
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,1151 @@
+"""The benchmark grid: tasks, configuration, parallel execution, progress and the end-of-run summary.
+
+A *task* is one (dataset, network, split, noise) cell of the grid. It loads the dataset (label noise applied
+to its training and validation labels), trains every (loss, learning rate, seed) model of the network with
+:func:`mixbench.engine.train_bank`, selects by validation, and returns the per-epoch records and the selected
+results; the parent process writes them to the result store (:mod:`mixbench.results`) as each task finishes.
+
+Configuration is layered: the defaults and a preset (``paper``, the reference protocol, which the defaults
+equal) < a TOML file (``--config``) < command-line options. :func:`resolve_config` returns the fully resolved
+:class:`RunConfig` (dataset globs expanded), :func:`run` runs it::
+
+    from mixbench import runner
+    config = runner.resolve_config({"datasets": "iris,wine", "epochs": 5, "out": "results/quick"})
+    summary = runner.run(config)
+    print(summary.format())
+
+Execution uses joblib: locally with the ``loky`` backend (one process per core, each with one torch thread,
+so results do not depend on ``n_jobs``), or on a dask.distributed cluster with ``backend="dask"``::
+
+    # on the scheduler machine               # on each worker machine (mixbench installed, same data)
+    dask scheduler --port 8786               MIXBENCH_DATA=/data/uci121 dask worker tcp://HOST:8786 \\
+                                                 --nworkers 16 --nthreads 1
+    # then, where the results should land:
+    mixbench run --suite uci121 --backend dask --scheduler tcp://HOST:8786
+
+The workers need mixbench (and any user loss module) importable, and the UCI-121 data either at the
+``--data-dir`` path given to ``mixbench run`` or, without ``--data-dir``, wherever ``$MIXBENCH_DATA`` points
+on the worker. Results travel back to the process that runs ``mixbench run``, which alone writes the store,
+so the workers need no shared filesystem for results.
+
+Tasks run largest first (estimated from rows x epochs x network size), so the wall time is not held up by
+one big dataset at the end. Finished tasks are skipped when the same command runs again; a task that raises
+is recorded under ``failures/`` and the others continue.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import difflib
+import fnmatch
+import functools
+import hashlib
+import json
+import math
+import os
+import platform
+import shlex
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+import traceback
+import warnings
+from collections.abc import Iterator, Mapping
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: runs go unlocked
+    fcntl = None
+
+import joblib
+import numpy as np
+import pandas as pd
+from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+from mixbench import __version__, data
+from mixbench.engine import DEFAULT_LRS, DEFAULT_SEEDS, select_by_validation, train_bank
+from mixbench.losses import STANDARD_LOSSES, available_losses, resolve_losses
+from mixbench.models import NETS, layer_sizes
+from mixbench.results import EPOCH_COLUMNS, ResultStore, task_name
+
+__all__ = [
+    "BACKENDS",
+    "PRESETS",
+    "SCIENCE_KEYS",
+    "ConfigError",
+    "RunConfig",
+    "RunSummary",
+    "Task",
+    "estimate_cost",
+    "noise_seed",
+    "plan_tasks",
+    "resolve_config",
+    "run",
+    "run_task",
+    "task_dataset",
+]
+
+BACKENDS = ("loky", "dask")
+#: Named protocols. ``paper``: the reference study (Table 4 of "Mixing between the Cross Entropy and the
+#: Expectation Loss Terms"): 8 losses, both networks, 3 learning rates, 2 seeds, 50 epochs, batch 8, split 0.
+PRESETS: dict[str, dict] = {
+    "paper": {
+        "losses": list(STANDARD_LOSSES),
+        "nets": ["linear", "hidden"],
+        "lrs": list(DEFAULT_LRS),
+        "seeds": list(DEFAULT_SEEDS),
+        "epochs": 50,
+        "batch_size": 8,
+        "momentum": 0.9,
+        "splits": [0],
+        "label_noise": ["none"],
+    }
+}
+DEFAULT_PRESET = "paper"
+_DEFAULTS = {
+    "suite": "toy",
+    "datasets": ["*"],
+    "device": "cpu",
+    "data_dir": None,
+    "n_jobs": -1,
+    "backend": "loky",
+    "scheduler": None,
+    "out": None,
+}
+#: Settings that change the numbers. A run directory refuses a run whose science settings differ.
+SCIENCE_KEYS = (
+    "suite",
+    "datasets",
+    "losses",
+    "nets",
+    "lrs",
+    "seeds",
+    "epochs",
+    "batch_size",
+    "momentum",
+    "splits",
+    "label_noise",
+    "device",
+)
+#: Settings of how and where a run executes; they may change between invocations on one directory.
+EXECUTION_KEYS = ("data_dir", "n_jobs", "backend", "scheduler", "out")
+OPTION_KEYS = SCIENCE_KEYS + EXECUTION_KEYS
+# Per-step cost of a model in "parameter equivalents": measured on the toy suite (2-core machine), a
+# training step costs about as much fixed dispatch work as 3000 parameters of arithmetic.
+_STEP_OVERHEAD = 3000.0
+_REPORT_HINT = "mixbench report"
+LOCK_FILE = ".lock"
+# joblib's errors for a worker process that died; the run keeps what is finished and says so.
+_WORKER_DEATH = (TerminatedWorkerError, BrokenProcessPool)
+
+
+class ConfigError(ValueError):
+    """A run configuration that cannot be used; the message says what to change."""
+
+
+# --- configuration ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunConfig:
+    """The fully resolved settings of a run (see ``mixbench run --help`` for each).
+
+    ``datasets`` holds the expanded names; ``label_noise`` the schema strings (``none``,
+    ``symmetric-0.2``); ``losses`` the names as given (registered names or ``module:attr``);
+    ``out`` the absolute run directory.
+    """
+
+    suite: str = "toy"
+    datasets: tuple[str, ...] = ()
+    losses: tuple[str, ...] = tuple(STANDARD_LOSSES)
+    nets: tuple[str, ...] = ("linear", "hidden")
+    lrs: tuple[float, ...] = tuple(DEFAULT_LRS)
+    seeds: tuple[int, ...] = tuple(DEFAULT_SEEDS)
+    epochs: int = 50
+    batch_size: int = 8
+    momentum: float = 0.9
+    splits: tuple[int, ...] = (0,)
+    label_noise: tuple[str, ...] = ("none",)
+    device: str = "cpu"
+    data_dir: str | None = None
+    n_jobs: int = -1
+    backend: str = "loky"
+    scheduler: str | None = None
+    out: str = ""
+    preset: str = DEFAULT_PRESET
+    config_file: str | None = None
+
+    def science(self) -> dict:
+        """The settings that change the numbers, JSON-ready."""
+        return _jsonable({k: getattr(self, k) for k in SCIENCE_KEYS})
+
+    def to_dict(self) -> dict:
+        """Every setting, JSON-ready."""
+        return _jsonable(dataclasses.asdict(self))
+
+    def config_hash(self) -> str:
+        """Short hash of :meth:`science` (names the default run directory)."""
+        return _science_hash(self.science())
+
+    def tasks(self) -> list[Task]:
+        """The grid in canonical order (dataset, net, split, noise)."""
+        return [
+            Task(d, n, s, z)
+            for d in self.datasets
+            for n in self.nets
+            for s in self.splits
+            for z in self.label_noise
+        ]
+
+
+def _jsonable(obj):
+    return json.loads(json.dumps(obj, default=list))
+
+
+def _science_hash(science: dict) -> str:
+    return hashlib.sha256(json.dumps(science, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def _as_list(value) -> list:
+    """A list from a TOML list, a comma-separated string or a scalar."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list | tuple):
+        return list(value)
+    return [value]
+
+
+def _numbers(value, key: str, kind: type, check=None, what: str = "") -> tuple:
+    items = _as_list(value)
+    if not items:
+        raise ConfigError(f"{key}: give at least one value")
+    out = []
+    for item in items:
+        try:
+            if isinstance(item, bool) or (kind is int and isinstance(item, float) and not item.is_integer()):
+                raise ValueError
+            number = kind(item)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"{key}: {item!r} is not {'an integer' if kind is int else 'a number'}"
+            ) from None
+        if check is not None and not check(number):
+            raise ConfigError(f"{key}: {item!r} is out of range; {what}")
+        if number in out:
+            raise ConfigError(f"{key}: {item!r} is listed twice")
+        out.append(number)
+    return tuple(out)
+
+
+def _scalar(value, key: str, kind: type, check, what: str):
+    try:
+        if isinstance(value, bool) or (kind is int and isinstance(value, float) and not value.is_integer()):
+            raise ValueError
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}: {value!r} is not {'an integer' if kind is int else 'a number'}") from None
+    if not check(number):
+        raise ConfigError(f"{key}: {value!r} is out of range; {what}")
+    return number
+
+
+def _split_losses(value) -> list[str]:
+    """Loss names from a list or a comma-separated string.
+
+    Names may contain commas (``CE+EL F=0,0.5``): at each position the longest run of comma-separated
+    pieces that is a registered name is taken. ``standard`` stands for the eight standard losses.
+    """
+    if not isinstance(value, str):
+        items = [str(v).strip() for v in _as_list(value)]
+    else:
+        pieces = [p.strip() for p in value.split(",")]
+        known = set(available_losses()) | {"standard"}
+        items, i = [], 0
+        while i < len(pieces):
+            for j in range(len(pieces), i, -1):
+                candidate = ",".join(pieces[i:j])
+                if candidate in known:
+                    break
+            else:
+                j, candidate = i + 1, pieces[i]
+            if candidate:
+                items.append(candidate)
+            i = j
+    out: list[str] = []
+    for item in items:
+        for name in STANDARD_LOSSES if item == "standard" else [item]:
+            if name in out:
+                raise ConfigError(f"losses: {name!r} is listed twice")
+            out.append(name)
+    if not out:
+        raise ConfigError("losses: give at least one loss")
+    try:
+        resolve_losses(out)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"losses: {exc.args[0] if exc.args else exc}") from None
+    return out
+
+
+def parse_label_noise(spec) -> str:
+    """One noise setting as the schema string.
+
+    ``RATE[,KIND]`` (``0.2``, ``0.2,pairflip``), ``KIND-RATE`` (``symmetric-0.2``), ``none`` or ``0``.
+    """
+    text = str(spec).strip()
+    if text.lower() in ("none", "0", "0.0", ""):
+        return "none"
+    rate_text, _, kind = text.partition(",")
+    kind = kind.strip() or "symmetric"
+    try:
+        rate = float(rate_text)
+    except ValueError:
+        try:
+            rate, kind = data.parse_noise(text)
+        except ValueError:
+            raise ConfigError(
+                f"label_noise: {spec!r} is not RATE[,KIND] (e.g. 0.2 or 0.4,pairflip), KIND-RATE or none; "
+                f"KIND is one of {', '.join(data.NOISE_KINDS)}"
+            ) from None
+    if not 0.0 <= rate <= 1.0:
+        raise ConfigError(f"label_noise: rate {rate_text!r} is outside [0, 1]")
+    if kind not in data.NOISE_KINDS:
+        raise ConfigError(f"label_noise: unknown kind {kind!r}; use one of {', '.join(data.NOISE_KINDS)}")
+    return data.format_noise(rate, kind)
+
+
+def _expand_datasets(patterns: list[str], suite: str, data_dir: str | None) -> tuple[str, ...]:
+    """Dataset names from names and globs (``*``, ``?``, ``[ab]``); ``!PATTERN`` removes matches."""
+    try:
+        available = data.list_datasets(suite, data_dir)
+    except data.DatasetError as exc:
+        raise ConfigError(str(exc)) from None
+    if not available:
+        where = data.resolve_data_dir(data_dir)
+        raise ConfigError(
+            f"no complete {suite} dataset in {where}; get the data with `mixbench data fetch` or "
+            "`mixbench data import PATH`, or point --data-dir at it (`mixbench data verify` checks it)"
+        )
+    chosen: set[str] = set()
+    for raw in patterns or ["*"]:
+        pattern = str(raw).strip()
+        remove = pattern.startswith("!")
+        pattern = pattern[1:] if remove else pattern
+        matches = fnmatch.filter(available, pattern)
+        if not matches and not remove:
+            chosen_hint = difflib.get_close_matches(pattern, available, n=3)
+            hint = f" (did you mean {', '.join(chosen_hint)}?)" if chosen_hint else ""
+            missing = ""
+            if suite == "uci121" and pattern in set(data.registry()["name"]):
+                missing = (
+                    f"; {pattern} is a UCI-121 dataset but some of its files are missing from "
+                    f"{data.resolve_data_dir(data_dir)} (`mixbench data verify` says which)"
+                )
+            raise ConfigError(
+                f"datasets: {pattern!r} matches no available {suite} dataset{hint}{missing}; "
+                f"`mixbench data list` shows them"
+            )
+        chosen = chosen - set(matches) if remove else chosen | set(matches)
+    if not chosen:
+        raise ConfigError(f"datasets: the patterns {patterns} leave no dataset")
+    return tuple(name for name in available if name in chosen)
+
+
+def _normalise_key(key: str) -> str:
+    return key.strip().replace("-", "_")
+
+
+def read_config_file(path: str | os.PathLike) -> dict:
+    """Settings from a TOML file: the keys of ``mixbench run`` options (``batch_size`` or ``batch-size``).
+
+    Relative ``data_dir`` and ``out`` paths are relative to the file's folder.
+    """
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix that line") from None
+    allowed = set(OPTION_KEYS) | {"preset"}
+    values = {}
+    for key, value in raw.items():
+        name = _normalise_key(key)
+        if name not in allowed:
+            close = difflib.get_close_matches(name, sorted(allowed), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{path}: unknown setting {key!r}{hint} (known: {', '.join(sorted(allowed))})")
+        values[name] = value
+    for key in ("data_dir", "out"):
+        if isinstance(values.get(key), str):
+            values[key] = str((path.parent / Path(values[key]).expanduser()).absolute())
+    return values
+
+
+def default_out(suite: str, science: dict) -> Path:
+    """``results/<suite>-<hash of the science settings>`` under the repository root (else the CWD)."""
+    root = data.repo_root() or Path.cwd()
+    return root / "results" / f"{suite}-{_science_hash(science)}"
+
+
+def resolve_config(
+    overrides: Mapping | None = None,
+    *,
+    preset: str | None = None,
+    config_file: str | os.PathLike | None = None,
+    resume: str | os.PathLike | None = None,
+) -> RunConfig:
+    """The resolved run settings: defaults < preset < resumed run < config file < ``overrides``.
+
+    Parameters
+    ----------
+    overrides : mapping, optional
+        Settings by :data:`OPTION_KEYS` name (a None value means "not given"). Lists may be given as
+        comma-separated strings, as on the command line.
+    preset : str, optional
+        A name of :data:`PRESETS`; default the config file's ``preset``, else ``paper``.
+    config_file : path, optional
+        A TOML file of settings (:func:`read_config_file`).
+    resume : path, optional
+        A run directory: start from its stored science settings and ``data_dir``, and write into it.
+
+    Returns
+    -------
+    RunConfig
+
+    Raises
+    ------
+    ConfigError
+        An unknown or invalid setting, or a dataset pattern that matches nothing.
+    """
+    file_values = read_config_file(config_file) if config_file is not None else {}
+    given = {
+        _normalise_key(k): v for k, v in (overrides or {}).items() if v is not None and v != [] and v != ()
+    }
+    unknown = sorted(set(given) - set(OPTION_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {unknown}; known: {', '.join(OPTION_KEYS)}")
+    stored: dict = {}
+    if resume is not None:
+        store = ResultStore(Path(resume).expanduser().absolute())
+        record = store.read_config()
+        if record is None:
+            raise ConfigError(f"--resume {resume}: no config.json there, so there is no run to resume")
+        keep = SCIENCE_KEYS + ("data_dir", "preset")
+        stored = {k: record["config"][k] for k in keep if k in record["config"]}
+        stored["out"] = str(store.path)
+        if given.get("out") and Path(given["out"]).expanduser().absolute() != store.path:
+            raise ConfigError("--resume DIR writes into DIR; leave out --out (or give the same directory)")
+    preset_name = preset or file_values.get("preset") or stored.pop("preset", None) or DEFAULT_PRESET
+    if preset_name not in PRESETS:
+        raise ConfigError(f"unknown preset {preset_name!r}; presets: {', '.join(PRESETS)}")
+    file_values.pop("preset", None)
+    values = {**_DEFAULTS, **PRESETS[preset_name], **stored, **file_values, **given}
+
+    suite = str(values["suite"])
+    if suite not in data.SUITES:
+        raise ConfigError(f"suite: {suite!r} is not one of {', '.join(data.SUITES)}")
+    data_dir = (
+        None if values["data_dir"] in (None, "") else str(Path(values["data_dir"]).expanduser().absolute())
+    )
+    nets = tuple(str(n) for n in _as_list(values["nets"]))
+    bad = [n for n in nets if n not in NETS]
+    if bad or not nets or len(set(nets)) != len(nets):
+        raise ConfigError(f"nets: {list(nets)} must be distinct names among {', '.join(NETS)}")
+    noise = tuple(parse_label_noise(z) for z in (_as_list_noise(values["label_noise"]) or ["none"]))
+    if len(set(noise)) != len(noise):
+        raise ConfigError(f"label_noise: a setting is listed twice in {list(noise)}")
+    device = str(values["device"])
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ConfigError(f"device: {device!r} is not cpu or cuda")
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"device: {device!r} asked for, but torch sees no CUDA device; use --device cpu"
+            )
+    backend = str(values["backend"])
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend: {backend!r} is not one of {', '.join(BACKENDS)}")
+    scheduler = values["scheduler"] or None
+    if scheduler and backend == "loky":
+        if "backend" in given or "backend" in file_values:
+            raise ConfigError("scheduler: a dask scheduler address needs --backend dask")
+        backend = "dask"
+    if backend == "dask" and not scheduler:
+        raise ConfigError("backend dask needs the scheduler's address: --scheduler tcp://HOST:8786")
+    n_jobs = _scalar(
+        values["n_jobs"], "n_jobs", int, lambda v: v != 0 and v >= -1, "use -1 (all cores) or >= 1"
+    )
+    config = RunConfig(
+        suite=suite,
+        datasets=_expand_datasets([str(p) for p in _as_list(values["datasets"])], suite, data_dir),
+        losses=tuple(_split_losses(values["losses"])),
+        nets=nets,
+        lrs=_numbers(
+            values["lrs"], "lrs", float, lambda v: v > 0 and math.isfinite(v), "learning rates are > 0"
+        ),
+        seeds=_numbers(values["seeds"], "seeds", int, lambda v: 0 <= v < 2**63, "seeds are integers >= 0"),
+        epochs=_scalar(values["epochs"], "epochs", int, lambda v: v >= 1, "use 1 or more"),
+        batch_size=_scalar(values["batch_size"], "batch_size", int, lambda v: v >= 1, "use 1 or more"),
+        momentum=_scalar(
+            values["momentum"], "momentum", float, lambda v: 0 <= v < 1, "use a value in [0, 1)"
+        ),
+        splits=_splits(values["splits"]),
+        label_noise=noise,
+        device=device,
+        data_dir=data_dir,
+        n_jobs=n_jobs,
+        backend=backend,
+        scheduler=scheduler,
+        out="",
+        preset=preset_name,
+        config_file=None if config_file is None else str(Path(config_file).absolute()),
+    )
+    out = values["out"]
+    out_path = default_out(suite, config.science()) if not out else Path(out).expanduser().absolute()
+    return dataclasses.replace(config, out=str(out_path))
+
+
+def _as_list_noise(value) -> list:
+    # One string is one setting: "0.2,pairflip" holds a comma of its own.
+    if value is None:
+        return []
+    return [value] if isinstance(value, str | int | float) else list(value)
+
+
+def _splits(value) -> tuple[int, ...]:
+    if isinstance(value, str) and value.strip() == "all":
+        return tuple(range(data.N_SPLITS))
+    return _numbers(
+        value, "splits", int, lambda v: 0 <= v < data.N_SPLITS, f"splits are 0..{data.N_SPLITS - 1}"
+    )
+
+
+# --- tasks ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Task:
+    """One cell of the grid: a dataset, a network, a split column and a noise setting."""
+
+    dataset: str
+    net: str
+    split: int
+    noise: str
+    cost: float = field(default=0.0, compare=False)
+
+    @property
+    def name(self) -> str:
+        """File-name stem in the result store."""
+        return task_name(self.dataset, self.net, self.split, self.noise)
+
+    @property
+    def key(self) -> dict:
+        return {"dataset": self.dataset, "net": self.net, "split": self.split, "noise": self.noise}
+
+    @property
+    def label(self) -> str:
+        """Short human label, e.g. ``digits/hidden`` (split and noise shown when not the defaults)."""
+        parts = [self.dataset, self.net]
+        if self.split:
+            parts.append(f"split {self.split}")
+        if self.noise != "none":
+            parts.append(self.noise)
+        return "/".join(parts)
+
+
+def noise_seed(dataset: str, split: int, noise: str) -> int:
+    """Seed of the label noise of a task: a hash of (dataset, split, noise).
+
+    The network is left out on purpose, so the linear and the hidden network see the same noisy labels.
+    """
+    digest = hashlib.sha256(f"mixbench-noise|{dataset}|{int(split)}|{noise}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def task_dataset(task: Task, config: RunConfig) -> data.Dataset:
+    """The dataset of a task: the split loaded, then label noise on training and validation labels."""
+    dataset = data.load_dataset(task.dataset, suite=config.suite, split=task.split, data_dir=config.data_dir)
+    if task.noise != "none":
+        rate, kind = data.parse_noise(task.noise)
+        seed = noise_seed(task.dataset, task.split, task.noise)
+        dataset = data.apply_label_noise(dataset, rate, kind, seed=seed, include_validation=True)
+    return dataset
+
+
+@functools.lru_cache(maxsize=512)
+def _shape(suite: str, name: str) -> tuple[int, int, int]:
+    """(rows, features, classes) of a dataset without reading a UCI file."""
+    if suite == "toy":
+        ds = data.toy_dataset(name)
+        return ds.n_rows, ds.n_features, ds.n_classes
+    reg = data.registry().set_index("name")
+    row = reg.loc[name]
+    values = [row["n_rows"], row["n_features"], row["n_classes"]]
+    return tuple(100_000 if pd.isna(v) else int(v) for v in values)
+
+
+def estimate_cost(n_rows: int, n_features: int, n_classes: int, net: str, epochs: int) -> float:
+    """Relative cost of a task: rows x epochs x (per-step overhead + parameters of one model)."""
+    params = sum((fan_in + 1) * fan_out for fan_in, fan_out in layer_sizes(net, n_features, n_classes))
+    return float(n_rows) * epochs * (_STEP_OVERHEAD + params)
+
+
+def plan_tasks(config: RunConfig) -> list[Task]:
+    """The grid's tasks with their estimated cost, largest first (ties in canonical order)."""
+    tasks = []
+    for t in config.tasks():
+        cost = estimate_cost(*_shape(config.suite, t.dataset), t.net, config.epochs)
+        tasks.append(dataclasses.replace(t, cost=cost))
+    return sorted(tasks, key=lambda t: -t.cost)  # sorted() is stable
+
+
+def run_task(task: Task, config: RunConfig) -> dict:
+    """Run one task in this process (with one torch thread) and return its tables.
+
+    Returns
+    -------
+    dict
+        ``records`` (per-epoch, ``EPOCH_COLUMNS``), ``selected`` (``SELECTED_COLUMNS``), ``seconds`` and
+        ``metadata`` (dataset source and checksums, sizes, versions).
+    """
+    import torch
+
+    start = time.perf_counter()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread per worker: no oversubscription, same numbers for any n_jobs
+    try:
+        dataset = task_dataset(task, config)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. a schedule that gets few epochs: said once in the parent
+            result = train_bank(
+                dataset.X,
+                dataset.y,
+                dataset.train,
+                dataset.validation,
+                dataset.test,
+                dataset.n_classes,
+                net=task.net,
+                losses=list(config.losses),
+                lrs=list(config.lrs),
+                seeds=list(config.seeds),
+                epochs=config.epochs,
+                batch_size=config.batch_size,
+                momentum=config.momentum,
+                device=config.device,
+            )
+    finally:
+        torch.set_num_threads(threads)
+    records = result.records.assign(**task.key)[EPOCH_COLUMNS]
+    selected = select_by_validation(records, lr_order=list(config.lrs))
+    seconds = time.perf_counter() - start
+    metadata = {
+        "seconds": seconds,
+        "source": dataset.source,
+        "checksums": dataset.checksums,
+        "n_rows": dataset.n_rows,
+        "n_features": dataset.n_features,
+        "n_classes": dataset.n_classes,
+        "n_train": len(dataset.train),
+        "n_validation": len(dataset.validation),
+        "n_test": len(dataset.test),
+        "noise_seed": noise_seed(task.dataset, task.split, task.noise) if task.noise != "none" else None,
+        "mixbench": __version__,
+        "torch": torch.__version__,
+        "host": platform.node(),
+    }
+    return {"records": records, "selected": selected, "seconds": seconds, "metadata": metadata}
+
+
+def _init_worker() -> None:
+    """Set up a loky worker process: one torch thread, and Ctrl-C left to the parent.
+
+    A terminal's Ctrl-C reaches every process of the group; the parent stops the run and terminates the
+    workers, so they ignore SIGINT instead of each printing a KeyboardInterrupt traceback.
+    """
+    import torch
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(1)
+
+
+def _run_task_safely(task: Task, config: RunConfig) -> dict:
+    """:func:`run_task` for a worker: an exception becomes a failure outcome, so the other tasks go on."""
+    start = time.perf_counter()
+    try:
+        outcome = run_task(task, config)
+    except Exception as exc:  # KeyboardInterrupt and SystemExit still stop the run
+        return {
+            "task": task,
+            "status": "failed",
+            "error": f"{type(exc).__name__}: {exc}",
+            "error_type": type(exc).__name__,
+            "traceback": traceback.format_exc(),
+            "seconds": time.perf_counter() - start,
+        }
+    return {"task": task, "status": "done", **outcome}
+
+
+# --- provenance -------------------------------------------------------------------------------------
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _versions() -> dict:
+    import sklearn
+    import torch
+
+    return {
+        "mixbench": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "scikit-learn": sklearn.__version__,
+        "joblib": joblib.__version__,
+    }
+
+
+def _git() -> dict | None:
+    root = data.repo_root()
+    if root is None or not (root / ".git").exists():
+        return None
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "dirty": bool(dirty)}
+
+
+def _machine() -> dict:
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "cpu_count": os.cpu_count(),
+        "usable_cpus": usable,
+    }
+
+
+def _n_workers(config: RunConfig, n_tasks: int, client=None) -> int:
+    if client is not None:
+        threads = sum(client.nthreads().values())
+        return threads if config.n_jobs == -1 else config.n_jobs
+    wanted = joblib.cpu_count() if config.n_jobs == -1 else config.n_jobs
+    return max(1, min(wanted, n_tasks))
+
+
+# --- the run directory ------------------------------------------------------------------------------
+def _display(path: str | os.PathLike) -> str:
+    """``path`` relative to the CWD when inside it, shell-quoted."""
+    path = Path(path)
+    with contextlib.suppress(ValueError):
+        path = path.relative_to(Path.cwd())
+    return shlex.quote(str(path))
+
+
+def _describe_difference(key: str, old, new) -> str:
+    if key == "datasets" and isinstance(old, list) and isinstance(new, list):
+        added = [d for d in new if d not in old]
+        removed = [d for d in old if d not in new]
+        parts = []
+        if added:
+            parts.append(
+                f"{len(added)} not in the stored run ({', '.join(added[:5])}{', ...' * (len(added) > 5)})"
+            )
+        if removed:
+            shown = ", ".join(removed[:5]) + ", ..." * (len(removed) > 5)
+            parts.append(f"{len(removed)} of the stored run missing ({shown})")
+        return f"datasets: {'; '.join(parts) or 'different order'}"
+    return f"{key}: stored {json.dumps(old)}, now {json.dumps(new)}"
+
+
+def check_run_dir(store: ResultStore, config: RunConfig) -> dict | None:
+    """Refuse a run directory that holds another configuration; returns its stored record (or None)."""
+    record = store.read_config()
+    if record is None:
+        if store.path.is_file():
+            raise ConfigError(f"--out {store.path} is a file; give a directory")
+        if store.path.is_dir() and any(p.name != LOCK_FILE for p in store.path.iterdir()):
+            raise ConfigError(
+                f"{store.path} exists and holds files but no config.json, so it is not a mixbench run "
+                "directory; give another --out, or empty it"
+            )
+        return None
+    stored = record.get("config", {})
+    now = config.science()
+    differences = [
+        _describe_difference(k, stored.get(k), now[k]) for k in SCIENCE_KEYS if stored.get(k) != now[k]
+    ]
+    if differences:
+        where = _display(store.path)
+        raise ConfigError(
+            f"{where} holds a run with a different configuration, and results of two configurations "
+            "must not mix:\n  "
+            + "\n  ".join(differences)
+            + f"\nRun into another directory (--out DIR, or leave out --out to get one named after the "
+            f"configuration), or delete {where} to start it over, or resume it as it was with "
+            f"`mixbench run --resume {where}`."
+        )
+    return record
+
+
+# --- running ----------------------------------------------------------------------------------------
+@dataclass
+class RunSummary:
+    """What one invocation of :func:`run` did."""
+
+    out: Path
+    n_tasks: int
+    done: int = 0
+    skipped: int = 0
+    failed: list[tuple[Task, str]] = field(default_factory=list)
+    interrupted: bool = False
+    aborted: str | None = None
+    wall_time_s: float = 0.0
+    n_workers: int = 1
+    backend: str = "loky"
+    slowest: tuple[Task, float] | None = None
+
+    @property
+    def status(self) -> str:
+        """complete, failed (some task raised), interrupted (Ctrl-C) or aborted (e.g. a worker died)."""
+        if self.interrupted:
+            return "interrupted"
+        if self.aborted:
+            return "aborted"
+        return "failed" if self.failed else "complete"
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every task is finished; 130 after Ctrl-C; 1 when a task failed or the run aborted."""
+        if self.interrupted:
+            return 130
+        return 1 if self.failed or self.aborted else 0
+
+    @property
+    def report_command(self) -> str:
+        return f"{_REPORT_HINT} {_display(self.out)}"
+
+    @property
+    def resume_command(self) -> str:
+        return f"mixbench run --resume {_display(self.out)}"
+
+    def format(self) -> str:
+        """The closing summary printed by ``mixbench run``."""
+        lines = []
+        head = (
+            f"{self.n_tasks} tasks: {self.done} done, {self.skipped} skipped (already finished), "
+            f"{len(self.failed)} failed"
+        )
+        if self.interrupted or self.aborted:
+            left = self.n_tasks - self.done - self.skipped - len(self.failed)
+            head += f", {left} not run"
+        ran = self.done + len(self.failed)
+        workers = f" ({self.n_workers} {self.backend} worker{'s' * (self.n_workers != 1)})" if ran else ""
+        lines.append(f"{head}; wall time {_duration(self.wall_time_s)}{workers}")
+        if self.slowest is not None:
+            lines.append(f"slowest task: {self.slowest[0].label} ({_duration(self.slowest[1])})")
+        if self.failed:
+            lines.append(f"failed tasks ({len(self.failed)}), recorded in {_display(self.out / 'failures')}:")
+            lines += [f"  {task.label}: {_first_line(error)}" for task, error in self.failed]
+        lines.append(f"results: {_display(self.out)}")
+        if self.interrupted:
+            lines.append(
+                "interrupted: the finished tasks are kept. Resume with the same command (finished tasks are "
+                f"skipped), or with: {self.resume_command}"
+            )
+        elif self.aborted:
+            lines.append(f"aborted: {self.aborted}")
+            lines.append(
+                f"the finished tasks are kept; resume with the same command, or: {self.resume_command}"
+            )
+        elif self.failed:
+            lines.append(
+                "fix the cause and re-run the same command: finished tasks are skipped, failed ones retried"
+            )
+        if self.done + self.skipped:
+            lines.append(f"report:  {self.report_command}")
+        return "\n".join(lines)
+
+
+def _first_line(text: str, limit: int = 300) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else text
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min {secs:02d} s" if hours else f"{minutes} min {secs:02d} s"
+
+
+@contextlib.contextmanager
+def _outcomes(tasks: list[Task], config: RunConfig, n_workers: int) -> Iterator[Iterator[dict]]:
+    """Outcomes of ``tasks`` as they finish, from joblib (loky locally, or the dask cluster).
+
+    With the dask backend, joblib uses the ``distributed.Client`` connected last (see :func:`run`).
+    """
+    if config.backend == "dask":
+        context, options = joblib.parallel_config(backend="dask"), {}
+    else:
+        context, options = contextlib.nullcontext(), {"backend": "loky", "initializer": _init_worker}
+    with context:
+        parallel = joblib.Parallel(n_jobs=n_workers, return_as="generator_unordered", batch_size=1, **options)
+        generator = parallel(joblib.delayed(_run_task_safely)(t, config) for t in tasks)
+        try:
+            yield generator
+        finally:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # joblib warns when a generator is closed early
+                generator.close()
+
+
+def _dask_client(address: str):
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ConfigError(
+            "--backend dask needs dask.distributed: pip install 'mixbench[dask]' (here and on the workers)"
+        ) from None
+    try:
+        return Client(address, timeout="20s")
+    except (OSError, TimeoutError) as exc:
+        raise ConfigError(
+            f"cannot reach the dask scheduler at {address} ({exc}); start it with `dask scheduler` and give "
+            "its address (tcp://HOST:8786)"
+        ) from None
+
+
+def _progress_bar(total_cost: float, n_tasks: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    # The bar advances by estimated cost, so the ETA accounts for the largest tasks running first; the
+    # description counts tasks and the postfix names the last finished one.
+    return tqdm(
+        total=total_cost,
+        disable=not enabled,
+        file=sys.stderr,
+        desc=f"0/{n_tasks} tasks",
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]{postfix}",
+        dynamic_ncols=True,
+        mininterval=0.5,
+    )
+
+
+def run(config: RunConfig, *, progress: bool = True) -> RunSummary:
+    """Run every unfinished task of ``config`` and store the results in ``config.out``.
+
+    Finished tasks (from an earlier run into the same directory) are skipped; a task that raises is recorded
+    under ``failures/`` and the others go on. Ctrl-C stops the run: finished tasks stay and the same command
+    resumes. At the end ``selected.parquet`` holds the selected results of every finished task.
+
+    Parameters
+    ----------
+    config : RunConfig
+        From :func:`resolve_config`.
+    progress : bool, default True
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    RunSummary
+
+    Raises
+    ------
+    ConfigError
+        The directory holds a run with other science settings, or the dask scheduler cannot be reached.
+    """
+    store = ResultStore(config.out)
+    check_run_dir(store, config)
+    with _locked(store):
+        return _run_locked(config, store, progress)
+
+
+@contextlib.contextmanager
+def _locked(store: ResultStore) -> Iterator[None]:
+    """Hold ``<run>/.lock`` (flock) for the run, so a second run into the same directory is refused.
+
+    The kernel drops the lock when the process dies, even by SIGKILL; the file is removed at the end.
+    """
+    created = not store.path.exists()
+    store.path.mkdir(parents=True, exist_ok=True)
+    try:
+        if fcntl is None:
+            yield
+        else:
+            with _flock(store):
+                yield
+    finally:
+        if created and not any(store.path.iterdir()):  # e.g. the dask scheduler was unreachable
+            store.path.rmdir()
+
+
+@contextlib.contextmanager
+def _flock(store: ResultStore) -> Iterator[None]:
+    path = store.path / LOCK_FILE
+    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the whole run
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise ConfigError(
+                f"{_display(store.path)} is being written by another mixbench run ({holder}); wait for it to "
+                "end, or run into another --out directory"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {platform.node()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
+    finally:
+        handle.close()
+
+
+def _run_locked(config: RunConfig, store: ResultStore, progress: bool) -> RunSummary:
+    started_clock = time.perf_counter()
+    started = _now()
+    previous = check_run_dir(store, config)  # again, now that no other run can write
+    store.clean_temporary()
+    tasks = plan_tasks(config)
+    finished = store.finished()
+    todo = [t for t in tasks if t.name not in finished]
+    client = _dask_client(config.scheduler) if config.backend == "dask" and todo else None
+    n_workers = _n_workers(config, len(todo), client)
+    summary = RunSummary(
+        out=store.path,
+        n_tasks=len(tasks),
+        skipped=len(tasks) - len(todo),
+        n_workers=n_workers,
+        backend=config.backend,
+    )
+    versions = _versions()
+    if previous is not None and previous.get("versions", {}) != versions:
+        old = previous.get("versions", {})
+        changed = [f"{k} {old.get(k)} -> {v}" for k, v in versions.items() if old.get(k) != v]
+        print(
+            f"mixbench run: note: {_display(store.path)} was started with other versions "
+            f"({', '.join(changed)}); tasks run now may differ in the last digits from those run then",
+            file=sys.stderr,
+        )
+    for loss in resolve_losses(list(config.losses)):
+        loss.check_epochs(config.epochs)  # warn once here; the workers stay quiet
+    git = _git()
+    invocation = {
+        "started": started,
+        "finished": None,
+        "wall_time_s": None,
+        "status": "running",
+        "done": 0,
+        "skipped": summary.skipped,
+        "failed": 0,
+        "n_jobs": config.n_jobs,
+        "n_workers": n_workers,
+        "backend": config.backend,
+        "scheduler": config.scheduler,
+        "git_commit": (git or {}).get("commit"),
+        "host": platform.node(),
+    }
+    history = list((previous or {}).get("history", [])) + [invocation]
+    record = {
+        "format": 1,
+        "config": config.to_dict(),
+        "science_keys": list(SCIENCE_KEYS),
+        "config_hash": config.config_hash(),
+        "data_dir_resolved": str(data.resolve_data_dir(config.data_dir))
+        if config.suite == "uci121"
+        else None,
+        "versions": versions,
+        "git": git,
+        "machine": _machine(),
+        "first_started": (previous or {}).get("first_started") or started,
+        "started": started,
+        "finished": None,
+        "wall_time_s": None,
+        "status": "running",
+        "tasks": {"total": len(tasks), "finished": summary.skipped, "failed": None},
+        "history": history,
+    }
+    store.write_config(record)
+
+    bar = _progress_bar(sum(t.cost for t in todo), len(todo), progress and bool(todo))
+    try:
+        if todo:
+            with _outcomes(todo, config, n_workers) as outcomes:
+                for outcome in outcomes:
+                    task = outcome["task"]
+                    if outcome["status"] == "done":
+                        store.write_task(
+                            task.key, outcome["records"], outcome["selected"], outcome["metadata"]
+                        )
+                        summary.done += 1
+                        if summary.slowest is None or outcome["seconds"] > summary.slowest[1]:
+                            summary.slowest = (task, outcome["seconds"])
+                    else:
+                        store.write_failure(
+                            task.key, outcome["error"], outcome["error_type"], outcome["traceback"]
+                        )
+                        summary.failed.append((task, outcome["error"]))
+                        bar.write(
+                            f"mixbench run: task {task.label} failed: {_first_line(outcome['error'])}",
+                            sys.stderr,
+                        )
+                    n = summary.done + len(summary.failed)
+                    failed = f", {len(summary.failed)} failed" if summary.failed else ""
+                    bar.set_description_str(f"{n}/{len(todo)} tasks{failed}", refresh=False)
+                    bar.set_postfix_str(f"last: {task.label}", refresh=False)
+                    bar.update(task.cost)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    except Exception as exc:  # e.g. a worker process died (killed for memory): keep what is finished
+        summary.aborted = f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, _WORKER_DEATH):
+            traceback.print_exc()
+    finally:
+        bar.close()
+        if client is not None:
+            client.close()
+        summary.wall_time_s = time.perf_counter() - started_clock
+        store.consolidate()
+        status = summary.status
+        n_failed_now = len(store.read_failures())
+        invocation.update(
+            finished=_now(),
+            wall_time_s=round(summary.wall_time_s, 3),
+            status=status,
+            done=summary.done,
+            failed=len(summary.failed),
+        )
+        record.update(
+            finished=invocation["finished"],
+            wall_time_s=invocation["wall_time_s"],
+            total_wall_time_s=round(sum(h.get("wall_time_s") or 0 for h in history), 3),
+            status=status,
+            tasks={"total": len(tasks), "finished": summary.done + summary.skipped, "failed": n_failed_now},
+        )
+        store.write_config(record)
+    return summary
