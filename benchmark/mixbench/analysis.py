@@ -35,6 +35,8 @@ import pandas as pd
 import scikit_posthocs as sp
 from scipy import stats
 
+from mixbench.losses import STANDARD_LOSSES
+
 __all__ = [
     "LOSS_ORDER",
     "PAPER_LOSSES",
@@ -55,17 +57,8 @@ __all__ = [
     "compare_with_paper",
 ]
 
-#: Display order of the losses mixbench knows; other (user-defined) names follow, sorted.
-LOSS_ORDER = (
-    "CE",
-    "CE+EL F=0",
-    "CE+EL F=0,0.5",
-    "CE+EL F=0-0.5",
-    "EL",
-    "Focal",
-    "Sigmoid-MSE",
-    "Sigmoid-MSE+OR",
-)
+#: Display order of the losses mixbench knows (the standard eight); other (user-defined) names follow, sorted.
+LOSS_ORDER = STANDARD_LOSSES
 #: The six losses of the published Table 4.
 PAPER_LOSSES = LOSS_ORDER[:6]
 #: Accuracies are rounded to this many decimals before any comparison (see module docstring).

@@ -1739,3 +1739,108 @@ def render_report(
         paths["pdf"] = out / "report.pdf"
         _write_atomically(paths["pdf"], lambda p: render_pdf(report, p))
     return paths
+
+
+# --- the README's results section ---------------------------------------------------------------------------
+def markdown_results(
+    paper,
+    noisy: Sequence = (),
+    splits=None,
+    *,
+    n_boot: int = 2000,
+    random_state: int = 0,
+) -> str:
+    """The generated part of the README's "Results" section, as Markdown.
+
+    ``paper`` is the reference-protocol run (``RunResults``), ``noisy`` runs with label noise, ``splits``
+    a run over several split columns. The test suite regenerates this text from the committed results and
+    compares it with the README, so the numbers there cannot drift from the data.
+    """
+    from mixbench import analysis as an
+
+    lines: list[str] = []
+    sel = paper.selected
+    wall = _wall_time(paper.config)
+    lines += [
+        f"Reference protocol, split 0, seeds 60 and 1234: {sel['dataset'].nunique()} datasets, "
+        f"{len(sel)} selected results; wall time {wall}.",
+        "",
+    ]
+    for net in _net_order(sel["net"].unique()):
+        six = an.summary_table(sel, net, losses=an.PAPER_LOSSES, tie_method="min", how="per_seed", n_boot=0)
+        cmp = an.compare_with_paper(six)
+        lines += [
+            f"**{net} network, the six published losses** (per seed, averaged; ranks with ties sharing the "
+            f"best rank, as the published table; {int(six['n_datasets'].iloc[0])} datasets):",
+            "",
+            "| loss | wins paper | wins here | ΔAcc paper (pp) | ΔAcc here (pp) | rank paper | rank here |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for loss, r in cmp.iterrows():
+            lines.append(
+                f"| {loss} | {_wins(r.wins_paper)} | {_wins(r.wins)} | {_signed(r.delta_acc_paper)} | "
+                f"{_signed(r.delta_acc)} | {_num(r.mean_rank_paper)} | {_num(r.mean_rank)} |"
+            )
+        lines.append("")
+        lines += _markdown_summary(an, sel, net, f"**{net} network, all eight losses**", n_boot, random_state)
+    if noisy:
+        lines += ["Label noise (symmetric, on training and validation labels; test labels clean):", ""]
+        for run in noisy:
+            nsel = run.selected
+            for noise in _noise_order(nsel["noise"].unique()):
+                for net in _net_order(nsel["net"].unique()):
+                    part = nsel[nsel["noise"] == noise]
+                    lines += _markdown_summary(
+                        an, part, net, f"**{noise}, {net} network**", n_boot, random_state
+                    )
+                    matrix = an.accuracy_matrix(part, net, seed="mean")
+                    tests = an.wilcoxon_holm(matrix, baseline="CE").set_index("loss")
+                    lines += [
+                        "Wilcoxon signed-rank against CE (Holm-adjusted p): "
+                        + ", ".join(f"{loss} {_pval(p)}" for loss, p in tests["pvalue_holm"].items())
+                        + ".",
+                        "",
+                    ]
+    if splits is not None:
+        ssel = splits.selected
+        for net in _net_order(ssel["net"].unique()):
+            per_split = {}
+            for split in sorted(ssel["split"].unique()):
+                s = an.summary_table(ssel, net, split=split, how="per_seed", n_boot=0)
+                per_split[split] = s["mean_rank"]
+            table = pd.DataFrame(per_split)
+            lines += [
+                f"**{net} network, mean rank on each split column** (per seed, averaged; average ranks):",
+                "",
+                "| loss | " + " | ".join(f"split {k}" for k in table.columns) + " | mean |",
+                "|---|" + "---:|" * (len(table.columns) + 1),
+            ]
+            for loss, row in table.iterrows():
+                lines.append(f"| {loss} | " + " | ".join(_num(v) for v in row) + f" | {_num(row.mean())} |")
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _markdown_summary(
+    an, sel: pd.DataFrame, net: str, title: str, n_boot: int, random_state: int
+) -> list[str]:
+    s = an.summary_table(sel, net, how="per_seed", n_boot=n_boot, random_state=random_state)
+    fr = an.friedman_test(an.accuracy_matrix(sel, net, seed="mean"))
+    lines = [
+        f"{title} (per seed, averaged; average ranks; {int(s['n_datasets'].iloc[0])} datasets"
+        + (f", excluded: {s['excluded'].iloc[0]}" if s["excluded"].iloc[0] else "")
+        + "):",
+        "",
+        "| loss | wins | ΔAcc vs CE (pp) | 95% CI | mean rank |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for loss, r in s.iterrows():
+        ci = "" if loss == "CE" else f"[{_signed(r.delta_ci_low)}, {_signed(r.delta_ci_high)}]"
+        lines.append(f"| {loss} | {_wins(r.wins)} | {_signed(r.delta_acc)} | {ci} | {_num(r.mean_rank)} |")
+    lines += [
+        "",
+        f"Friedman on seed-averaged accuracies: χ² = {_num(fr['statistic'])}, p = {_pval(fr['pvalue'])}; "
+        f"Iman-Davenport F = {_num(fr['iman_davenport_f'])}, p = {_pval(fr['iman_davenport_pvalue'])}.",
+        "",
+    ]
+    return lines
