@@ -18,7 +18,6 @@ import json
 import os
 import platform
 import re
-import tempfile
 import textwrap
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from matplotlib.transforms import offset_copy
 
 from mixbench import __version__
 from mixbench import analysis as an
+from mixbench.results import atomic_path
 
 try:  # matplotlib >= 3.10
     from matplotlib.ft2font import LoadFlags
@@ -1666,17 +1666,8 @@ def render_pdf(report: Report, path: Path) -> None:
 # --- entry point ------------------------------------------------------------------------------------
 def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
     """Write via a temporary file in the same folder, then rename: an old report is never half-overwritten."""
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        write(Path(tmp))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a report is an ordinary file
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp:
+        write(tmp)
 
 
 def render_report(

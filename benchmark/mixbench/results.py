@@ -104,11 +104,14 @@ def task_name(dataset: str, net: str, split: int, noise: str) -> str:
 
 # --- atomic writes ----------------------------------------------------------------------------------
 @contextlib.contextmanager
-def _atomic_path(path: Path) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success fsync it and rename it over ``path``.
 
-    On any exception (KeyboardInterrupt included) the temporary file is removed and ``path`` is untouched.
+    On any exception (KeyboardInterrupt included) the temporary file is removed and ``path`` is untouched,
+    so a reader never sees a half-written file. The file gets the usual permissions (mkstemp's are
+    owner-only).
     """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -117,6 +120,9 @@ def _atomic_path(path: Path) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:  # the data must be on disk before the rename makes it "final"
             os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -139,14 +145,14 @@ def write_parquet_atomic(frame: pd.DataFrame, path: str | os.PathLike, metadata:
         merged = dict(table.schema.metadata or {})
         merged[_METADATA_KEY] = json.dumps(metadata, sort_keys=True, default=str).encode()
         table = table.replace_schema_metadata(merged)
-    with _atomic_path(Path(path)) as tmp:
+    with atomic_path(Path(path)) as tmp:
         pq.write_table(table, tmp)
 
 
 def write_json_atomic(obj, path: str | os.PathLike) -> None:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
     text = json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n"
-    with _atomic_path(Path(path)) as tmp:
+    with atomic_path(Path(path)) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
 
