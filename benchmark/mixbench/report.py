@@ -1751,10 +1751,9 @@ def markdown_results(
 
     lines: list[str] = []
     sel = paper.selected
-    wall = _wall_time(paper.config)
     lines += [
         f"Reference protocol, split 0, seeds 60 and 1234: {sel['dataset'].nunique()} datasets, "
-        f"{len(sel)} selected results; wall time {wall}.",
+        f"{len(sel)} selected results.",
         "",
     ]
     for net in _net_order(sel["net"].unique()):
@@ -1792,6 +1791,8 @@ def markdown_results(
                         + ".",
                         "",
                     ]
+                    if net in set(sel["net"]):
+                        lines += _markdown_robustness(an, sel, part, net, noise)
     if splits is not None:
         ssel = splits.selected
         for net in _net_order(ssel["net"].unique()):
@@ -1810,6 +1811,35 @@ def markdown_results(
                 lines.append(f"| {loss} | " + " | ".join(_num(v) for v in row) + f" | {_num(row.mean())} |")
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _markdown_robustness(an, clean: pd.DataFrame, noisy: pd.DataFrame, net: str, noise: str) -> list[str]:
+    """Accuracy lost to label noise per loss, and whether a loss loses less than CE (paired over datasets)."""
+    clean_m = an.accuracy_matrix(clean, net, seed="mean")
+    noisy_m = an.accuracy_matrix(noisy, net, seed="mean")
+    common = clean_m.index.intersection(noisy_m.index)
+    losses = [loss for loss in clean_m.columns if loss in noisy_m.columns]
+    drop = (clean_m.loc[common, losses] - noisy_m.loc[common, losses]) * 100
+    # Wilcoxon on -drop: "loss - CE" > 0 means the loss lost less accuracy than CE.
+    tests = an.wilcoxon_holm(-drop / 100, baseline="CE").set_index("loss")
+    lines = [
+        f"Accuracy lost to {noise} label noise, {net} network ({len(common)} datasets; mean test accuracy "
+        "in %; p: Wilcoxon signed-rank of the loss's drop against CE's drop, Holm-adjusted):",
+        "",
+        "| loss | clean | noisy | drop (pp) | drop minus CE's (pp) | p |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for loss in losses:
+        if loss == "CE":
+            extra = "| | |"
+        else:
+            gap = drop[loss].mean() - drop["CE"].mean()
+            extra = f"| {_signed(gap)} | {_pval(tests.loc[loss, 'pvalue_holm'])} |"
+        lines.append(
+            f"| {loss} | {_num(clean_m.loc[common, loss].mean() * 100)} | "
+            f"{_num(noisy_m.loc[common, loss].mean() * 100)} | {_num(drop[loss].mean())} {extra}"
+        )
+    return lines + [""]
 
 
 def _markdown_summary(
