@@ -1130,6 +1130,8 @@ def _run_locked(config: RunConfig, store: ResultStore, progress: bool) -> RunSum
         if client is not None:
             client.close()
         summary.wall_time_s = time.perf_counter() - started_clock
+        # Count from the store: a Ctrl-C can land between a task's write and the counter's increment.
+        summary.done = len(store.finished() & {t.name for t in todo})
         store.consolidate()
         status = summary.status
         n_failed_now = len(store.read_failures())
