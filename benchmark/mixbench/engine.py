@@ -83,24 +83,17 @@ class _Bank:
             shapes = {"W": (S, I + 1, G * C)}
         else:
             shapes = {"W1": (S * G, I + 1, H), "W2t": (S * G, C, H), "b2": (S * G, 1, C)}
-        sizes = {k: math.prod(v) for k, v in shapes.items()}
-        total = sum(sizes.values())
+        self.shapes = shapes
+        total = sum(math.prod(v) for v in shapes.values())
         self.flat = torch.zeros(total, device=device)
         self.buf = torch.zeros(total, device=device)  # momentum buffers
-        self.views, self.bufs, self.model_of = {}, {}, torch.empty(total, dtype=torch.long)
+        self.views, self.bufs = self._views_of(self.flat), self._views_of(self.buf)
         self.ones = torch.ones(S * G, 1, 1, device=device).expand(S * G, 1, 1 << 20)  # sums over a batch
-        start = 0
-        for k, shape in shapes.items():
-            n = sizes[k]
-            self.views[k] = self.flat[start : start + n].view(shape)
-            self.bufs[k] = self.buf[start : start + n].view(shape)
-            ids = torch.arange(S * G)
-            if net == "linear":  # column block g of seed s belongs to model s * G + g
-                owner = ids.view(S, 1, G, 1).expand(S, I + 1, G, C).reshape(-1)
-            else:
-                owner = ids.view(S * G, 1, 1).expand(shape).reshape(-1)
-            self.model_of[start : start + n] = owner
-            start += n
+        ids = torch.arange(S * G)
+        if net == "linear":  # column block g of seed s belongs to model s * G + g
+            self.model_of = ids.view(S, 1, G, 1).expand(S, I + 1, G, C).reshape(-1)
+        else:  # one row block of each tensor per model
+            self.model_of = torch.cat([ids.view(S * G, 1, 1).expand(v).reshape(-1) for v in shapes.values()])
         self.model_of = self.model_of.to(device)
         for s, params in enumerate(seeds_params):
             for g in range(G):
@@ -135,10 +128,12 @@ class _Bank:
         ]
 
     def _views_of(self, flat: Tensor) -> dict[str, Tensor]:
+        """The named parameter tensors as views of a flat tensor (parameters, momentum, a snapshot)."""
         out, start = {}, 0
-        for k, v in self.views.items():
-            out[k] = flat[start : start + v.numel()].view(v.shape)
-            start += v.numel()
+        for k, shape in self.shapes.items():
+            n = math.prod(shape)
+            out[k] = flat[start : start + n].view(shape)
+            start += n
         return out
 
     # -- the training step --------------------------------------------------------------------------
@@ -280,7 +275,6 @@ def train_bank(
     Xa = torch.cat([Xt, torch.ones(len(Xt), 1)], 1).to(dev)
     yt = torch.tensor(np.asarray(y, dtype=np.int64), device=dev)
     onehot = torch.nn.functional.one_hot(yt, C).to(torch.float32)
-    train_t = torch.as_tensor(train, device=dev)
     # Rows of each split gathered once: evaluation runs every epoch.
     splits = {}
     for name, idx in (("train", train), ("val", validation), ("test", test)):
@@ -306,9 +300,9 @@ def train_bank(
         coef = _coefficient_tensors(losses, epoch, epochs, R, train_shape, dev)
         grad_fns = {b: FamilyGrad(coef, 1.0 / b) for b in {batch_size, n_train % batch_size or batch_size}}
         perm = torch.stack([torch.randperm(n_train, generator=g) for g in generators]).to(dev)
-        rows = train_t[perm]  # (S, n_train)
-        Xp, Op = Xa[rows], onehot[rows]
-        Yp = yt[rows] if custom else None  # labels are only needed by autograd losses
+        X_train, O_train, y_train = splits["train"]
+        Xp, Op = X_train[perm], O_train[perm]  # (S, n_train, ...): each seed's batch order
+        Yp = y_train[perm] if custom else None  # labels are only needed by autograd losses
         Sp = 2.0 * Op - 1.0 if grad_fns[batch_size].reset else None  # Output Reset's sign
         for start in range(0, n_train, batch_size):
             sl = slice(start, start + batch_size)
@@ -325,7 +319,8 @@ def train_bank(
             )
 
         # -- end of epoch: exact loss and accuracies of every model on whole splits
-        eval_coef = _coefficient_tensors(losses, epoch, epochs, R, (1, 1, G, 1), dev)
+        # The same coefficients in the evaluation layout (n, S, G, C).
+        eval_coef = {k: v.view(1, 1, G, 1) if isinstance(v, Tensor) else v for k, v in coef.items()}
         stats = _evaluate(bank, splits, eval_coef, losses, R)
         loss_now = stats["train_loss"]
         finite = torch.isfinite(loss_now) & _finite_per_model(bank)
