@@ -587,6 +587,31 @@ def test_evaluation_in_chunks_gives_the_same_records(uci_dir, net, monkeypatch):
     np.testing.assert_allclose(chunked.records["train_loss"], whole.records["train_loss"], rtol=1e-6)
 
 
+@pytest.mark.parametrize("net", NETS)
+def test_a_bank_split_into_sub_banks_trains_the_same_models(uci_dir, net, monkeypatch):
+    """On the CPU a bank too big for the cache is trained as sub-banks of whole losses, one after the other:
+    every model (numbered as in one bank), record and parameter is the same as with one bank."""
+    X, y, train, val, test, C = dataset(uci_dir, "glass", 43)
+    user = register_loss("test_engine: label-smoothed CE", _smoothed_ce, replace=True)
+    losses = [*STANDARD_LOSSES, user]  # a user loss (autograd) in a sub-bank too
+    whole = train_bank(X, y, train, val, test, C, net=net, losses=losses, epochs=3, keep_best=True)
+    per_loss = len(DEFAULT_SEEDS) * len(DEFAULT_LRS) * params_per_model(net, X.shape[1], C)
+    monkeypatch.setattr(engine, "_CHUNK_PARAMS", 2 * per_loss)  # 9 losses -> 5 sub-banks of 2 or 1
+    seen: list[int] = []
+    split = train_bank(
+        X, y, train, val, test, C, net=net, losses=losses, epochs=3, keep_best=True, progress=seen.append
+    )
+    assert seen == [0, 1, 2] * 5
+    pd.testing.assert_frame_equal(split.models, whole.models, check_exact=True)
+    pd.testing.assert_frame_equal(
+        split.records.drop(columns="train_loss"), whole.records.drop(columns="train_loss"), check_exact=True
+    )
+    np.testing.assert_allclose(split.records["train_loss"], whole.records["train_loss"], rtol=1e-6)
+    for m in range(len(whole.models)):
+        assert_same_params(split.params[m], whole.params[m], atol=1e-6)
+        assert_same_params(split.best_params[m], whole.best_params[m], atol=1e-6)
+
+
 def test_train_bank_rejects_bad_arguments(uci_dir):
     X, y, train, val, test, C = dataset(uci_dir, "haberman-survival", 43)
     with pytest.raises(ValueError, match="unknown network"):

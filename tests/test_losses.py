@@ -686,9 +686,9 @@ def test_family_broadcasts_over_models_like_scalar_calls():
     grad = family_grad(q, onehot, bank, scale=1.0 / b_)
     assert value.shape == (s_, b_, g_) and grad.shape == q.shape
     assert torch.isfinite(value).all() and torch.isfinite(grad).all()
-    # The engine's path: the coefficients prepared once, the sign of the reset passed in precomputed.
+    # The engine's path: coefficients prepared once, the sigmoid targets and reset bounds precomputed.
     prepared = losses.FamilyGrad(bank, 1.0 / b_)
-    torch.testing.assert_close(prepared(q, onehot, sign=2.0 * onehot - 1.0), grad, rtol=1e-14, atol=0)
+    torch.testing.assert_close(prepared(q, *prepared.targets(onehot)), grad, rtol=1e-14, atol=0)
     torch.testing.assert_close(prepared(q, onehot), grad, rtol=1e-14, atol=0)
     for g, coef in enumerate(coefs):
         torch.testing.assert_close(
@@ -699,3 +699,35 @@ def test_family_broadcasts_over_models_like_scalar_calls():
     # The scalar calls are themselves right: model 0 is CE, whose per-sample value is -log p_y.
     logp_y = np.take_along_axis(np_log_softmax(q[:, :, 0].numpy()), y[:, :, 0, None].numpy(), -1)[..., 0]
     np.testing.assert_allclose(value[:, :, 0].numpy(), -logp_y, rtol=1e-10, atol=1e-14)
+
+
+def test_the_class_axis_may_be_any_axis_and_targets_may_be_precomputed():
+    """The engine puts the class axis third (a faster softmax) and prepares targets once per epoch: the
+    loss and gradient are those of the last-axis layout, for shared and per-model sigmoid margins."""
+    gen = torch.Generator().manual_seed(3)
+    s_, b_, c_, g_ = 2, 5, 4, 6
+    q = torch.randn(s_, b_, g_, c_, generator=gen, dtype=torch.float64) * 4
+    y = torch.randint(0, c_, (s_, b_, 1), generator=gen)
+    onehot = torch.nn.functional.one_hot(y, c_).double()  # (S, B, 1, C): the same target for every model
+    per_model = {
+        "ce": torch.tensor([1.0, 0, 0, 0.5, 0, 0]),
+        "el": torch.tensor([0.0, 1, 0, 2, 0, 0]),
+        "focal_alpha": torch.tensor([0.0, 0, 0.25, 0, 0, 0]),
+        "sigmoid": torch.tensor([0.0, 0, 0, 0, 1, 1]),
+        "reset": torch.tensor([0.0, 0, 0, 0, 0, 1]),
+    }
+    for margin in (0.1, torch.tensor([0.0, 0, 0, 0, 0, 0.1])):  # shared, then per model
+        coef = {k: v.double() for k, v in per_model.items()} | {"margin": margin}
+        last = {k: v.view(1, 1, g_, 1) if isinstance(v, torch.Tensor) else v for k, v in coef.items()}
+        third = {k: v.view(1, 1, 1, g_) if isinstance(v, torch.Tensor) else v for k, v in coef.items()}
+        q3, onehot3 = q.permute(0, 1, 3, 2), onehot.permute(0, 1, 3, 2)  # (S, B, C, G) and (S, B, C, 1)
+        torch.testing.assert_close(
+            family_loss(q3, onehot3, third, dim=2), family_loss(q, onehot, last), rtol=1e-13, atol=0
+        )
+        expected = family_grad(q, onehot, last, scale=0.125).permute(0, 1, 3, 2)
+        prepared = losses.FamilyGrad(third, scale=0.125, dim=2)
+        targets = prepared.targets(onehot3)
+        assert (targets[1] is None) == isinstance(margin, torch.Tensor)  # a per-model target is not stored
+        assert targets[2] is not None and targets[3] is not None  # the reset bounds always are
+        torch.testing.assert_close(prepared(q3, *targets), expected, rtol=1e-13, atol=1e-300)
+        torch.testing.assert_close(prepared(q3, onehot3), expected, rtol=1e-13, atol=1e-300)

@@ -3,22 +3,30 @@
 The reference protocol trains, per dataset and network, losses x learning rates x seeds tiny models with
 SGD at batch size 8. One model at a time, each step costs hundreds of microseconds of Python and dispatch
 overhead for a few hundred flops. The bank instead holds all models' parameters in a few stacked tensors
-and makes one SGD step of every model with about twenty tensor operations, using the closed-form logit
-gradients of :mod:`mixbench.losses` instead of autograd.
+and makes one SGD step of every model with about twenty-five tensor operations, using the closed-form
+logit gradients of :mod:`mixbench.losses` instead of autograd.
 
 Layout. Models are indexed ``m = s * G + g`` with ``s`` the seed and ``g = loss * R + lr`` (``R`` learning
 rates). Models of one seed share initial weights and batch order, so a batch is one tensor per seed:
-``xb`` of shape (S, B, I + 1) with a column of ones that carries the bias.
+``xb`` of shape (S, B, I + 1) with a column of ones that carries the bias. The class axis of the logits is
+never the last one: PyTorch's CPU softmax over a short last axis (C of 2 to 26 here) costs several times
+more than over an inner axis, and the softmax is one of the largest operations of a step.
 
-* linear: one tensor ``W`` (S, I + 1, G * C); logits ``bmm(xb, W)`` viewed as (S, B, G, C).
-* hidden: ``W1`` (S * G, I + 1, H), ``W2t`` (S * G, C, H), ``b2`` (S * G, 1, C); the batch is repeated
-  over G so each layer is one batched matrix product; logits (S, G, B, C). (These layouts were the
-  fastest of those measured for MKL's small batched products on this project's 2-core machine.)
+* linear: one tensor ``W`` (S, I + 1, C * G), column ``c * G + g``; logits ``bmm(xb, W)`` viewed as
+  (S, B, C, G).
+* hidden: ``W1`` (S * G, I + 1, H), ``W2`` (S * G, C, H), ``b2`` (S * G, C, 1); the batch is repeated
+  over G so each layer is one batched matrix product; logits (S, G, C, B).
 
 All parameters live in one flat tensor, and so do their momentum buffers. SGD with momentum (PyTorch
-semantics: ``buf = momentum * buf + grad; p -= lr * buf``) costs no extra operation for the buffers, as
-each gradient product accumulates into its buffer (``baddbmm_`` with ``beta = momentum``), and one
-``addcmul_`` with a per-element learning rate updates every parameter of the bank.
+semantics: ``buf = momentum * buf + grad; p -= lr * buf``) is done as ``buf' = momentum * buf' + lr * grad;
+p -= buf'`` with ``buf' = lr * buf``, the same update: each model's learning rate (and ``1 / B``) is folded
+into its loss coefficients, each gradient product accumulates into its buffer (``baddbmm_`` with ``beta =
+momentum``), and one ``sub_`` updates every parameter of the bank.
+
+On the CPU the bank is split by loss into sub-banks of at most ``_CHUNK_PARAMS`` parameters, trained one
+after the other: wide datasets (hundreds of features, so tens of thousands of parameters per hidden-net
+model) would otherwise stream parameters and momentum from memory at every step; a sub-bank stays in the
+processor's cache. Models never interact, so the split changes no result.
 
 Divergence: after each epoch the training loss of every model is evaluated on the whole training set. A
 model whose loss or parameters are not finite is frozen (its learning rate and parameters set to zero),
@@ -28,6 +36,7 @@ picks them. Models are independent columns of every operation, so one model's Na
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,7 +46,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from mixbench.losses import COEFFICIENTS, STANDARD_LOSSES, FamilyGrad, Loss, family_loss, resolve_losses
+from mixbench.losses import STANDARD_LOSSES, FamilyGrad, Loss, family_loss, resolve_losses
 from mixbench.models import NETS, build_module, forward, init_params, layer_sizes
 
 DEFAULT_LRS = (0.01, 0.005, 0.001)
@@ -45,6 +54,11 @@ DEFAULT_SEEDS = (60, 1234)
 RECORD_COLUMNS = ["loss", "lr", "seed", "epoch", "train_loss", "val_acc", "test_acc", "diverged"]
 SELECTED_COLUMNS = ["loss", "seed", "lr", "epoch", "val_acc", "test_acc", "diverged"]
 _EVAL_ROWS = 4096  # rows per evaluation chunk: bounds memory on big datasets (connect-4 x hidden bank)
+# Parameters per CPU sub-bank: with their momentum 8 MB, within one worker's share of a 32 MB L3 cache.
+# Measured on semeion and musk-2 (hidden): 1.4-1.5x faster per step than one bank of all 48 models.
+_CHUNK_PARAMS = 1 << 20
+_WEIGHTS = ("ce", "el", "focal_alpha", "sigmoid")  # coefficients that scale the gradient
+_SHARED = {"focal_gamma": ("focal_alpha", 2.0), "margin": ("sigmoid", 0.0), "reset": ("sigmoid", 0.0)}
 
 
 @dataclass
@@ -80,18 +94,21 @@ class _Bank:
         S, G, I, C = self.S, self.G, n_features, n_classes
         H = n_features
         if net == "linear":
-            shapes = {"W": (S, I + 1, G * C)}
+            shapes = {"W": (S, I + 1, C * G)}
+            # an (S, G) per-model tensor in the layout of the logits, in training and in evaluation
+            self.model_shape, self.eval_model_shape = (S, 1, 1, G), (1, 1, 1, G)
         else:
-            shapes = {"W1": (S * G, I + 1, H), "W2t": (S * G, C, H), "b2": (S * G, 1, C)}
+            shapes = {"W1": (S * G, I + 1, H), "W2": (S * G, C, H), "b2": (S * G, C, 1)}
+            self.model_shape, self.eval_model_shape = (S, G, 1, 1), (1, G, 1, 1)
         self.shapes = shapes
         total = sum(math.prod(v) for v in shapes.values())
         self.flat = torch.zeros(total, device=device)
-        self.buf = torch.zeros(total, device=device)  # momentum buffers
+        self.buf = torch.zeros(total, device=device)  # momentum buffers (times the learning rate)
         self.views, self.bufs = self._views_of(self.flat), self._views_of(self.buf)
-        self.ones = torch.ones(S * G, 1, 1, device=device).expand(S * G, 1, 1 << 20)  # sums over a batch
+        self.ones = torch.ones(S * G, 1, 1, device=device).expand(S * G, 1 << 20, 1)  # sums over a batch
         ids = torch.arange(S * G)
-        if net == "linear":  # column block g of seed s belongs to model s * G + g
-            self.model_of = ids.view(S, 1, G, 1).expand(S, I + 1, G, C).reshape(-1)
+        if net == "linear":  # column c * G + g of seed s belongs to model s * G + g
+            self.model_of = ids.view(S, 1, 1, G).expand(S, I + 1, C, G).reshape(-1)
         else:  # one row block of each tensor per model
             self.model_of = torch.cat([ids.view(S * G, 1, 1).expand(v).reshape(-1) for v in shapes.values()])
         self.model_of = self.model_of.to(device)
@@ -101,30 +118,31 @@ class _Bank:
 
     def set_model(self, m: int, params: list[Tensor]) -> None:
         s, g = divmod(m, self.G)
-        C = self.C
         if self.net == "linear":
             W, b = params
-            self.views["W"][s, :, g * C : (g + 1) * C] = torch.cat([W.T, b[None]], 0)
+            self.views["W"].view(self.S, self.I + 1, self.C, self.G)[s, :, :, g] = torch.cat(
+                [W.T, b[None]], 0
+            )
         else:
             W1, b1, W2, b2 = params
             self.views["W1"][m] = torch.cat([W1.T, b1[None]], 0)
-            self.views["W2t"][m] = W2
-            self.views["b2"][m, 0] = b2
+            self.views["W2"][m] = W2
+            self.views["b2"][m, :, 0] = b2
 
     def get_model(self, m: int, flat: Tensor | None = None) -> list[Tensor]:
         """Parameters of model ``m`` in nn.Linear layout (from ``flat`` if given, e.g. a snapshot)."""
         views = self.views if flat is None else self._views_of(flat)
         s, g = divmod(m, self.G)
-        C, I = self.C, self.I
+        I = self.I
         if self.net == "linear":
-            block = views["W"][s, :, g * C : (g + 1) * C]
+            block = views["W"].view(self.S, I + 1, self.C, self.G)[s, :, :, g]
             return [block[:I].T.clone().cpu(), block[I].clone().cpu()]
         W1a = views["W1"][m]
         return [
             W1a[:I].T.clone().cpu(),
             W1a[I].clone().cpu(),
-            views["W2t"][m].clone().cpu(),
-            views["b2"][m, 0].clone().cpu(),
+            views["W2"][m].clone().cpu(),
+            views["b2"][m, :, 0].clone().cpu(),
         ]
 
     def _views_of(self, flat: Tensor) -> dict[str, Tensor]:
@@ -137,80 +155,115 @@ class _Bank:
         return out
 
     # -- the training step --------------------------------------------------------------------------
-    def step(self, xb: Tensor, ob: Tensor, sb, yb, grad_fn, custom, neg_lr: Tensor, mom: float) -> None:
+    def batch_layout(self, rows: Tensor) -> Tensor:
+        """Per-row tensors (S, n, C) of one epoch (targets) in the layout of the training logits, batch
+        axis included: (S, n, C, 1) for linear, (S, 1, C, n) for hidden."""
+        if self.net == "linear":
+            return rows.unsqueeze(-1)
+        return rows.transpose(1, 2).contiguous().unsqueeze(1)
+
+    @property
+    def batch_dim(self) -> int:
+        """The batch axis of :meth:`batch_layout`."""
+        return 1 if self.net == "linear" else 3
+
+    def step(self, xb: Tensor, targets, yb, grad_fn, custom, mom: float) -> None:
         """One SGD step of every model.
 
-        ``xb`` (S, B, I+1) inputs, ``ob`` (S, B, C) one-hot targets, ``sb`` their ``2 * ob - 1`` (or None
-        when no loss uses Output Reset), ``yb`` (S, B) the labels (or None when no loss needs autograd);
-        ``grad_fn`` a :class:`~mixbench.losses.FamilyGrad` scaled by ``1 / B``.
+        ``xb`` (S, B, I+1) inputs; ``targets`` the batch's slices of ``grad_fn.targets`` in
+        :meth:`batch_layout`; ``yb`` (S, B) the labels (or None when no loss needs autograd);
+        ``grad_fn`` a :class:`~mixbench.losses.FamilyGrad` whose scale holds each model's ``lr / B``.
         """
         S, G, C = self.S, self.G, self.C
         B = xb.shape[1]
         # Each gradient product also does the momentum update: buf = momentum * buf + grad in one
         # baddbmm_ (PyTorch's SGD: buf.mul_(momentum).add_(grad); the first step gives buf = grad).
-        bufs = self.bufs
+        bufs, views = self.bufs, self.views
         if self.net == "linear":
-            q = torch.bmm(xb, self.views["W"]).view(S, B, G, C)
-            dq = grad_fn(q, ob.view(S, B, 1, C), None if sb is None else sb.view(S, B, 1, C))
-            self._custom_grad(dq, q, yb, custom, 1.0 / B, model_dim=2)
-            bufs["W"].baddbmm_(xb.transpose(1, 2), dq.view(S, B, G * C), beta=mom)
+            q = torch.bmm(xb, views["W"]).view(S, B, C, G)
+            dq = grad_fn(q, *targets)
+            self._custom_grad(dq, q, yb, custom)
+            bufs["W"].baddbmm_(xb.transpose(1, 2), dq.view(S, B, C * G), beta=mom)
         else:
             xg = xb.unsqueeze(1).expand(S, G, B, xb.shape[2]).reshape(S * G, B, xb.shape[2])
-            h = torch.relu(torch.bmm(xg, self.views["W1"]))
-            q = torch.baddbmm(self.views["b2"], h, self.views["W2t"].transpose(1, 2))
-            q = q.view(S, G, B, C)
-            dq = grad_fn(q, ob.view(S, 1, B, C), None if sb is None else sb.view(S, 1, B, C))
-            self._custom_grad(dq, q, yb, custom, 1.0 / B, model_dim=1)
-            dq = dq.view(S * G, B, C)
-            bufs["W2t"].baddbmm_(dq.transpose(1, 2), h, beta=mom)
-            bufs["b2"].baddbmm_(self.ones[:, :, :B], dq, beta=mom)
-            dh = torch.ops.aten.threshold_backward(torch.bmm(dq, self.views["W2t"]), h, 0)
+            h = torch.bmm(xg, views["W1"]).relu_()
+            q = torch.baddbmm(views["b2"], views["W2"], h.transpose(1, 2)).view(S, G, C, B)
+            dq = grad_fn(q, *targets)
+            self._custom_grad(dq, q, yb, custom)
+            dq = dq.view(S * G, C, B)
+            bufs["W2"].baddbmm_(dq, h, beta=mom)
+            bufs["b2"].baddbmm_(dq, self.ones[:, :B], beta=mom)
+            dh = torch.ops.aten.threshold_backward(torch.bmm(dq.transpose(1, 2), views["W2"]), h, 0)
             bufs["W1"].baddbmm_(xg.transpose(1, 2), dh, beta=mom)
-        self.flat.addcmul_(self.buf, neg_lr)
+        self.flat.sub_(self.buf)
 
-    def _custom_grad(self, dq, q, yb, custom, scale, model_dim):
+    def models_rows_classes(self, t: Tensor) -> Tensor:
+        """A view of training logits (or their gradient) as (S, G, B, C)."""
+        return t.permute(0, 3, 1, 2) if self.net == "linear" else t.permute(0, 1, 3, 2)
+
+    def _custom_grad(self, dq, q, yb, custom):
         """Write the autograd logit gradients of user losses into their models' slice of ``dq``."""
-        for loss, groups in custom:  # user losses: autograd on their own models only
-            qs = q.narrow(model_dim, groups.start, len(groups)).detach().requires_grad_(True)
-            targets = yb.unsqueeze(model_dim).expand(*qs.shape[:-1])
-            (g,) = torch.autograd.grad(
-                loss.function(qs.reshape(-1, self.C), targets.reshape(-1)).sum() * scale, qs
-            )
-            dq.narrow(model_dim, groups.start, len(groups)).copy_(g)
+        for loss, groups, scale in custom:  # user losses: autograd on their own models only
+            qs = self.models_rows_classes(q)[:, groups].detach().requires_grad_(True)  # (S, R, B, C)
+            targets = yb.unsqueeze(1).expand(*qs.shape[:-1])
+            (g,) = torch.autograd.grad(loss.function(qs.reshape(-1, self.C), targets.reshape(-1)).sum(), qs)
+            self.models_rows_classes(dq)[:, groups] = g * scale  # scale (S, R, 1, 1): lr / B per model
 
     # -- evaluation ---------------------------------------------------------------------------------
-    def logits(self, X: Tensor) -> Tensor:
-        """Logits of every model for rows ``X`` (n, I+1): shape (n, S * G, C)."""
+    def eval_weights(self) -> Tensor:
+        """The first layer of every model as one (I+1, outputs) matrix, for :meth:`logits`."""
+        W = self.views["W" if self.net == "linear" else "W1"]
+        return W.permute(1, 0, 2).reshape(W.shape[1], -1)
+
+    def logits(self, X: Tensor, first: Tensor) -> Tensor:
+        """Logits of every model for rows ``X`` (n, I+1), class axis 2: (n, S, C, G) for linear,
+        (S, G, C, n) for hidden. ``first`` from :meth:`eval_weights`."""
         S, G, C = self.S, self.G, self.C
         n = X.shape[0]
         if self.net == "linear":
-            W = self.views["W"].permute(1, 0, 2).reshape(X.shape[1], S * G * C)
-            return (X @ W).view(n, S * G, C)
-        W1 = self.views["W1"].permute(1, 0, 2).reshape(X.shape[1], -1)
-        h = torch.relu(X @ W1).view(n, S * G, -1).transpose(0, 1)
-        return torch.baddbmm(self.views["b2"], h, self.views["W2t"].transpose(1, 2)).transpose(0, 1)
+            return (X @ first).view(n, S, C, G)
+        h = torch.relu_(X @ first).view(n, S * G, -1).permute(1, 2, 0)  # (S*G, H, n)
+        return torch.baddbmm(self.views["b2"], self.views["W2"], h).view(S, G, C, n)
+
+    @property
+    def eval_rows_dim(self) -> int:
+        """The row axis of :meth:`logits` once the class axis is reduced."""
+        return 0 if self.net == "linear" else 2
+
+    def eval_onehot(self, onehot: Tensor) -> Tensor:
+        """One-hot rows (n, C) in the layout of :meth:`logits`."""
+        return onehot.view(-1, 1, self.C, 1) if self.net == "linear" else onehot.T.reshape(1, 1, self.C, -1)
 
 
-def _coefficient_tensors(losses: Sequence[Loss], epoch: int, n_epochs: int, R: int, shape, device) -> dict:
-    """Per-model family coefficients (one value per loss, repeated over learning rates) for ``epoch``.
-
-    A term no model uses stays the float 0 so :func:`mixbench.losses.family_grad` skips it.
+def _coefficients(losses: Sequence[Loss], epoch: int, n_epochs: int, R: int) -> dict:
+    """Per-model family coefficients for ``epoch``: a float where every model that uses a term agrees
+    (a term no model uses stays the float 0, so :class:`mixbench.losses.FamilyGrad` skips it), else an
+    array of G = len(losses) * R values, one per (loss, lr) model, each loss's value repeated over rates.
     """
-    per_loss = [ls.coefficients_at(epoch, n_epochs) for ls in losses]
-    for ls, c in zip(losses, per_loss, strict=True):
-        if not ls.closed_form:
-            c.update({k: 0.0 for k in COEFFICIENTS})
+    per_loss = [
+        ls.coefficients_at(epoch, n_epochs) if ls.closed_form else dict.fromkeys(_WEIGHTS, 0.0)
+        for ls in losses
+    ]
     coef: dict = {}
-    for key in COEFFICIENTS:
+    for key in _WEIGHTS:
         values = [c[key] for c in per_loss]
-        if key == "focal_gamma":  # a plain number when all focal losses share it (the fast path)
-            used = {c[key] for c in per_loss if c["focal_alpha"] != 0} or {2.0}
-            if len(used) == 1:
-                coef[key] = used.pop()
-                continue
-        if any(v != 0 for v in values) or key == "focal_gamma":
-            coef[key] = torch.tensor(np.repeat(values, R), dtype=torch.float32, device=device).view(shape)
+        if any(v != 0 for v in values):
+            coef[key] = np.repeat(values, R)
+    for key, (user, default) in _SHARED.items():  # parameters of a term, shared when its users agree
+        used = [c[key] for c in per_loss if c[user] != 0]
+        if len(set(used)) <= 1:
+            coef[key] = used[0] if used else default
+        else:
+            coef[key] = np.repeat([c[key] if c[user] != 0 else used[0] for c in per_loss], R)
     return coef
+
+
+def _in_layout(coef: dict, shape, device) -> dict:
+    """Coefficient arrays as float32 tensors viewed in a logits layout (``shape`` of a (1, G) tensor)."""
+    return {
+        k: torch.tensor(v, dtype=torch.float32, device=device).view(shape) if isinstance(v, np.ndarray) else v
+        for k, v in coef.items()
+    }
 
 
 def train_bank(
@@ -248,7 +301,8 @@ def train_bank(
     epochs, batch_size, momentum : SGD settings; the last partial batch of each epoch is kept
     device : "cpu" or "cuda"
     keep_best : keep each model's parameters at its validation-best epoch (ties: the later epoch)
-    progress : called with the epoch number after each epoch
+    progress : called with the epoch number after each epoch (of each sub-bank, when the bank is split
+        to fit the CPU cache)
     stacklevel : where a too-short-schedule warning points, counted from the caller (as in warnings.warn)
 
     Returns
@@ -281,68 +335,28 @@ def train_bank(
         idx = torch.as_tensor(np.asarray(idx, dtype=np.int64), device=dev)
         splits[name] = (Xa[idx], onehot[idx], yt[idx])
 
-    generators = [torch.Generator().manual_seed(s) for s in seeds]
-    bank = _Bank(net, n_features, C, [init_params(net, n_features, C, g) for g in generators], G, dev)
-    lr_of_model = torch.tensor([lrs[m % R] for m in range(S * G)], dtype=torch.float32, device=dev)
-    neg_lr = -lr_of_model[bank.model_of]
-    custom = [(ls, range(i * R, (i + 1) * R)) for i, ls in enumerate(losses) if not ls.closed_form]
-    train_shape = (1, 1, G, 1) if net == "linear" else (1, G, 1, 1)
-
+    # Sub-banks of whole losses (both seeds and all rates of a loss together), near-equal in size.
+    per_loss = S * R * params_per_model(net, n_features, C)
+    n_chunks = math.ceil(L / max(1, _CHUNK_PARAMS // per_loss)) if dev.type == "cpu" else 1
+    bounds = np.linspace(0, L, n_chunks + 1).round().astype(int)
     M = S * G
-    train_loss = np.full((epochs, M), np.nan)
-    acc = {k: np.full((epochs, M), np.nan) for k in ("val", "test")}
+    out = {k: np.full((epochs, M), np.nan) for k in ("train_loss", "val", "test")}
     diverged_epoch = np.full(M, -1)
-    best_val = torch.full((M,), -1.0, dtype=torch.float64, device=dev)
-    best_flat = bank.flat.clone() if keep_best else None
-    n_train = len(train)
-
-    for epoch in range(epochs):
-        coef = _coefficient_tensors(losses, epoch, epochs, R, train_shape, dev)
-        grad_fns = {b: FamilyGrad(coef, 1.0 / b) for b in {batch_size, n_train % batch_size or batch_size}}
-        perm = torch.stack([torch.randperm(n_train, generator=g) for g in generators]).to(dev)
-        X_train, O_train, y_train = splits["train"]
-        Xp, Op = X_train[perm], O_train[perm]  # (S, n_train, ...): each seed's batch order
-        Yp = y_train[perm] if custom else None  # labels are only needed by autograd losses
-        Sp = 2.0 * Op - 1.0 if grad_fns[batch_size].reset else None  # Output Reset's sign
-        for start in range(0, n_train, batch_size):
-            sl = slice(start, start + batch_size)
-            xb = Xp[:, sl]
-            bank.step(
-                xb,
-                Op[:, sl],
-                None if Sp is None else Sp[:, sl],
-                None if Yp is None else Yp[:, sl],
-                grad_fns[xb.shape[1]],
-                custom,
-                neg_lr,
-                momentum,
-            )
-
-        # -- end of epoch: exact loss and accuracies of every model on whole splits
-        # The same coefficients in the evaluation layout (n, S, G, C).
-        eval_coef = {k: v.view(1, 1, G, 1) if isinstance(v, Tensor) else v for k, v in coef.items()}
-        stats = _evaluate(bank, splits, eval_coef, losses, R)
-        loss_now = stats["train_loss"]
-        finite = torch.isfinite(loss_now) & _finite_per_model(bank)
-        newly = (~finite).cpu().numpy() & (diverged_epoch < 0)
-        diverged_epoch[newly] = epoch
-        if (diverged_epoch >= 0).any():
-            # Frozen: zero learning rate, parameters and momentum. Re-zeroed every epoch because a loss
-            # that stays NaN at zero weights would make the momentum (and through it the weights) NaN.
-            dead = torch.as_tensor(diverged_epoch >= 0, device=dev)[bank.model_of]
-            bank.flat[dead] = 0.0
-            bank.buf[dead] = 0.0
-            neg_lr[dead] = 0.0
-        alive = torch.as_tensor(diverged_epoch < 0, device=dev)
-        train_loss[epoch] = torch.where(alive, loss_now, torch.nan).cpu().numpy()
-        for k in ("val", "test"):
-            acc[k][epoch] = torch.where(alive, stats[k], torch.nan).cpu().numpy()
-        if keep_best:
-            improved = alive & (stats["val"] >= best_val) if len(validation) else alive
-            best_val = torch.where(improved, stats["val"], best_val)
-            best_flat = torch.where(improved[bank.model_of], bank.flat, best_flat)
-        if progress is not None:
-            progress(epoch)
+    params: list = [None] * M
+    best_params: list = [None] * M
+    for a, b in itertools.pairwise(bounds):
+        # global model number of each model of the sub-bank (its local number is s * Gc + g')
+        index = (np.arange(S)[:, None] * G + a * R + np.arange((b - a) * R)[None, :]).reshape(-1)
+        part = _train_sub_bank(
+            net, splits, train, losses[a:b], lrs, seeds, epochs, batch_size, momentum, dev, keep_best,
+            progress, has_validation=len(validation) > 0,
+        )  # fmt: skip
+        for k in out:
+            out[k][:, index] = part[k]
+        diverged_epoch[index] = part["diverged_epoch"]
+        for i, m in enumerate(index):
+            params[m] = part["params"][i]
+            best_params[m] = part["best_params"][i] if keep_best else None
 
     models = pd.DataFrame(
         {
@@ -359,9 +373,9 @@ def train_bank(
             "lr": np.tile(models["lr"].to_numpy(), epochs),
             "seed": np.tile(models["seed"].to_numpy(), epochs),
             "epoch": np.repeat(ep, M),
-            "train_loss": train_loss.reshape(-1),
-            "val_acc": acc["val"].reshape(-1),
-            "test_acc": acc["test"].reshape(-1),
+            "train_loss": out["train_loss"].reshape(-1),
+            "val_acc": out["val"].reshape(-1),
+            "test_acc": out["test"].reshape(-1),
             "diverged": (np.repeat(ep, M) >= np.tile(diverged_epoch, epochs))
             & np.tile(diverged_epoch >= 0, epochs),
         }
@@ -370,9 +384,85 @@ def train_bank(
     return TrainResult(
         records=records.reset_index(drop=True)[RECORD_COLUMNS],
         models=models,
-        params=[bank.get_model(m) for m in range(M)],
-        best_params=[bank.get_model(m, best_flat) for m in range(M)] if keep_best else None,
+        params=params,
+        best_params=best_params if keep_best else None,
     )
+
+
+def _train_sub_bank(
+    net, splits, train, losses, lrs, seeds, epochs, batch_size, momentum, dev, keep_best, progress,
+    has_validation,
+) -> dict:  # fmt: skip
+    """Train one bank of ``losses x lrs x seeds`` models; per-epoch arrays (epochs, M) and parameters."""
+    S, L, R = len(seeds), len(losses), len(lrs)
+    G, M = L * R, len(seeds) * L * R
+    X_train, O_train, y_train = splits["train"]
+    n_train, n_features, C = len(train), X_train.shape[1] - 1, O_train.shape[1]
+    # Each seed's generator draws the initial weights, then every epoch's batch order.
+    generators = [torch.Generator().manual_seed(s) for s in seeds]
+    bank = _Bank(net, n_features, C, [init_params(net, n_features, C, g) for g in generators], G, dev)
+    lr_of_model = torch.tensor([lrs[m % R] for m in range(M)], dtype=torch.float32, device=dev)
+    custom_losses = [(ls, slice(i * R, (i + 1) * R)) for i, ls in enumerate(losses) if not ls.closed_form]
+
+    out = {k: np.full((epochs, M), np.nan) for k in ("train_loss", "val", "test")}
+    diverged_epoch = np.full(M, -1)
+    alive = torch.ones(M, dtype=torch.bool, device=dev)
+    best_val = torch.full((M,), -1.0, dtype=torch.float64, device=dev)
+    best_flat = bank.flat.clone() if keep_best else None
+    sizes = {batch_size, n_train % batch_size or batch_size}
+
+    for epoch in range(epochs):
+        coef = _in_layout(_coefficients(losses, epoch, epochs, R), bank.eval_model_shape, dev)
+        # Each model's step size lr / B (0 once diverged) folded into its gradient weights.
+        step_size = torch.where(alive, lr_of_model, 0.0).view(S, G)
+        grad_fns, custom = {}, {}
+        for size in sizes:
+            scale = step_size / size
+            grad_fns[size] = FamilyGrad(coef, scale.view(bank.model_shape), dim=2)
+            custom[size] = [(ls, sl, scale[:, sl].reshape(S, -1, 1, 1)) for ls, sl in custom_losses]
+        grad_fn = grad_fns[batch_size]
+        perm = torch.stack([torch.randperm(n_train, generator=g) for g in generators]).to(dev)
+        # This epoch's batches, cut once (split makes all views in one call).
+        dim = bank.batch_dim
+        x_batches = X_train[perm].split(batch_size, 1)  # (S, B, I+1) each: each seed's batch order
+        target_batches = [
+            itertools.repeat(None) if t is None else bank.batch_layout(t).split(batch_size, dim)
+            for t in grad_fn.targets(O_train[perm])
+        ]
+        y_batches = y_train[perm].split(batch_size, 1) if custom_losses else itertools.repeat(None)
+        for xb, yb, *targets in zip(x_batches, y_batches, *target_batches, strict=False):
+            B = xb.shape[1]
+            bank.step(xb, targets, yb, grad_fns[B], custom[B], momentum)
+
+        # -- end of epoch: exact loss and accuracies of every model on whole splits
+        stats = _evaluate(bank, splits, coef, losses, R)
+        loss_now = stats["train_loss"]
+        finite = torch.isfinite(loss_now) & _finite_per_model(bank)
+        newly = (~finite).cpu().numpy() & (diverged_epoch < 0)
+        diverged_epoch[newly] = epoch
+        alive = torch.as_tensor(diverged_epoch < 0, device=dev)
+        if not alive.all():
+            # Frozen: zero step size (above), parameters and momentum. Re-zeroed every epoch because a
+            # loss that stays NaN at zero weights would make the momentum (and so the weights) NaN.
+            dead = ~alive[bank.model_of]
+            bank.flat[dead] = 0.0
+            bank.buf[dead] = 0.0
+        out["train_loss"][epoch] = torch.where(alive, loss_now, torch.nan).cpu().numpy()
+        for k in ("val", "test"):
+            out[k][epoch] = torch.where(alive, stats[k], torch.nan).cpu().numpy()
+        if keep_best:
+            improved = alive & (stats["val"] >= best_val) if has_validation else alive
+            best_val = torch.where(improved, stats["val"], best_val)
+            best_flat = torch.where(improved[bank.model_of], bank.flat, best_flat)
+        if progress is not None:
+            progress(epoch)
+
+    return {
+        **out,
+        "diverged_epoch": diverged_epoch,
+        "params": [bank.get_model(m) for m in range(M)],
+        "best_params": [bank.get_model(m, best_flat) for m in range(M)] if keep_best else None,
+    }
 
 
 def _order_key(losses, lrs):
@@ -398,16 +488,22 @@ def _finite_per_model(bank: _Bank) -> Tensor:
 def _evaluate(bank: _Bank, splits: dict, coef: dict, losses, R) -> dict[str, Tensor]:
     """Mean training loss and validation / test accuracy of every model (shape (M,) each)."""
     M = bank.S * bank.G
+    first = bank.eval_weights()
+    rows_dim = bank.eval_rows_dim
     out = {}
     for name, (X, onehot, y) in splits.items():
         total = torch.zeros(M, dtype=torch.float64, device=X.device)
         for start in range(0, len(X), _EVAL_ROWS):
             rows = slice(start, start + _EVAL_ROWS)
-            q = bank.logits(X[rows])  # (n, M, C)
+            q = bank.logits(X[rows], first)  # class axis 2
             if name == "train":
-                total += _per_sample_losses(q, onehot[rows], y[rows], coef, losses, bank.S, bank.G, R).sum(0)
+                per_sample = _per_sample_losses(bank, q, onehot[rows], y[rows], coef, losses, R)
+                total += per_sample.sum(rows_dim, dtype=torch.float64).reshape(M)
             else:
-                total += (q.argmax(-1) == y[rows, None]).sum(0)
+                labels = y[rows].view([-1 if d == rows_dim else 1 for d in range(3)])
+                # max(.).indices, not argmax: the same first-index rule for ties (documented for both), but
+                # argmax over an inner axis is several times slower on the CPU
+                total += (q.max(2).indices == labels).sum(rows_dim).reshape(M)
         # float64: accuracies stay the exact fractions k / n the naive loop reports
         out[name] = (
             total / len(X) if len(X) else torch.full((M,), torch.nan, dtype=torch.float64, device=X.device)
@@ -416,17 +512,22 @@ def _evaluate(bank: _Bank, splits: dict, coef: dict, losses, R) -> dict[str, Ten
     return out
 
 
-def _per_sample_losses(q, onehot, y, coef, losses, S, G, R) -> Tensor:
-    n, C = q.shape[0], q.shape[-1]
-    q4 = q.view(n, S, G, C)
-    val = family_loss(q4, onehot.view(n, 1, 1, C), coef)  # (n, S, G)
-    for i, ls in enumerate(losses):
-        if not ls.closed_form:
-            qs = q4[:, :, i * R : (i + 1) * R]
-            t = y.view(n, 1, 1).expand(qs.shape[:-1])
+def _per_sample_losses(bank: _Bank, q, onehot, y, coef, losses, R) -> Tensor:
+    """Loss of every model on every row: (n, S, G) for linear, (S, G, n) for hidden."""
+    val = family_loss(q, bank.eval_onehot(onehot), coef, dim=2)
+    custom = [(i, ls) for i, ls in enumerate(losses) if not ls.closed_form]
+    if custom:
+        # (S, G, n) views of values and (S, G, n, C) of logits, whatever the layout
+        val_sg = val.permute(1, 2, 0) if bank.net == "linear" else val
+        q_sg = q.permute(1, 3, 0, 2) if bank.net == "linear" else q.permute(0, 1, 3, 2)
+        for i, ls in custom:
+            qs = q_sg[:, i * R : (i + 1) * R]
+            t = y.view(1, 1, -1).expand(qs.shape[:-1])
             with torch.no_grad():
-                val[:, :, i * R : (i + 1) * R] = ls.function(qs.reshape(-1, C), t.reshape(-1)).view(t.shape)
-    return val.reshape(n, S * G).double()
+                val_sg[:, i * R : (i + 1) * R] = ls.function(qs.reshape(-1, bank.C), t.reshape(-1)).view(
+                    t.shape
+                )
+    return val
 
 
 # --- selection -------------------------------------------------------------------------------------------

@@ -107,11 +107,11 @@ class FocusSchedule:
 
 
 # --- the two closed-form families, vectorised over any leading shape -------------------------------------
-def _log_softmax_y(q: Tensor, onehot: Tensor) -> tuple[Tensor, Tensor]:
-    """``log p`` (..., C) and ``log p_y`` (..., 1). log_softmax shifts by the max first, which keeps
-    float32 exact to rounding even for logits of 1e4 (``q_y - logsumexp(q)`` would not)."""
-    logp = torch.log_softmax(q, dim=-1)
-    return logp, (logp * onehot).sum(-1, keepdim=True)
+def _log_softmax_y(q: Tensor, onehot: Tensor, dim: int = -1) -> tuple[Tensor, Tensor]:
+    """``log p`` and ``log p_y`` (size 1 along ``dim``, the class axis). log_softmax shifts by the max
+    first, which keeps float32 exact to rounding even for logits of 1e4 (``q_y - logsumexp(q)`` would not)."""
+    logp = torch.log_softmax(q, dim=dim)
+    return logp, (logp * onehot).sum(dim, keepdim=True)
 
 
 def _focal_factor(logp_y: Tensor, gamma: Tensor | float) -> Tensor:
@@ -119,20 +119,39 @@ def _focal_factor(logp_y: Tensor, gamma: Tensor | float) -> Tensor:
     return (-torch.expm1(logp_y)).clamp_min(0.0).pow(gamma)
 
 
-def _reset_error(s, onehot, margin, reset, sign=None, target_span=None) -> Tensor:
+def sigmoid_targets(onehot: Tensor, margin: float | Tensor = 0.0, reset: bool = False) -> tuple:
+    """Per-row constants of the sigmoid family: the target ``t`` and, with Output Reset, its bounds.
+
+    ``t = m + (1 - 2m) onehot``. Output Reset's correction of the error ``err = s - t`` is
+    ``reset * sign * relu(sign * err)`` with ``sign = 2 onehot - 1``, which equals ``reset * clamp(err, low,
+    high)`` with ``low, high = 0, inf`` for the true class and ``-inf, 0`` for the others: one clamp
+    instead of three products. Returns ``(t, low, high)``; the bounds are None without reset.
+    """
+    target = torch.addcmul(_as_coef(margin), onehot, _as_coef(1.0 - 2.0 * margin))
+    return (target, *_reset_bounds(onehot)) if reset else (target, None, None)
+
+
+def _reset_bounds(onehot: Tensor) -> tuple[Tensor, Tensor]:
+    """Output Reset's clamp bounds (see :func:`sigmoid_targets`)."""
+    true_class = onehot > 0.5
+    low = torch.zeros_like(onehot).masked_fill_(~true_class, -torch.inf)
+    high = torch.zeros_like(onehot).masked_fill_(true_class, torch.inf)
+    return low, high
+
+
+def _sigmoid_error(s: Tensor, reset, target: Tensor, low: Tensor | None, high: Tensor | None) -> Tensor:
     """``s - t'``: the sigmoid-MSE error after Output Reset (``reset`` = 0 keeps the plain error).
 
-    An output beyond its target on the correct side (``sign * err > 0`` with ``sign = 2 onehot - 1``: the
-    true class above ``1 - m``, another class below ``m``) gets the output itself as target, so no error:
-    ``err' = err - reset * sign * relu(sign * err)``. ``sign`` and ``target_span = 1 - 2 m`` may be
-    passed precomputed (the engine does, once per epoch).
+    An output beyond its target on the correct side (the true class above ``1 - m``, another class below
+    ``m``) gets the output itself as target, so no error (see :func:`sigmoid_targets`).
     """
-    span = 1.0 - 2.0 * margin if target_span is None else target_span
-    err = s - torch.addcmul(_as_coef(margin), onehot, _as_coef(span))
-    if isinstance(reset, float | int) and reset == 0:
+    err = s - target
+    if low is None or (isinstance(reset, float | int) and reset == 0):
         return err
-    sign = 2.0 * onehot - 1.0 if sign is None else sign
-    return torch.addcmul(err, torch.relu(sign * err) * sign, _as_coef(-reset))
+    beyond = err.clamp(low, high)
+    if isinstance(reset, float | int):
+        return err.sub(beyond, alpha=reset)
+    return torch.addcmul(err, beyond, reset, value=-1.0)
 
 
 def _as_coef(v) -> Tensor:
@@ -141,44 +160,48 @@ def _as_coef(v) -> Tensor:
     return v if isinstance(v, Tensor) else torch.tensor(float(v), dtype=torch.float64)
 
 
-def family_loss(q: Tensor, onehot: Tensor, coef: dict) -> Tensor:
+def family_loss(q: Tensor, onehot: Tensor, coef: dict, dim: int = -1) -> Tensor:
     """Per-sample loss of the closed-form families.
 
     Parameters
     ----------
     q : Tensor of shape (..., C)
-        Logits.
+        Logits; ``dim`` names the class axis if it is not the last.
     onehot : Tensor broadcastable to q
         One-hot targets (float).
     coef : dict
-        Values for :data:`COEFFICIENTS` (floats or tensors broadcastable to ``q[..., :1]``); a missing key
-        is 0. Terms whose coefficients are the float 0 are skipped.
+        Values for :data:`COEFFICIENTS` (floats or tensors broadcastable to ``q`` with size 1 along the
+        class axis); a missing key is 0. Terms whose coefficients are the float 0 are skipped.
+    dim : int
+        The class axis.
 
     Returns
     -------
-    Tensor of shape q.shape[:-1]
+    Tensor of q's shape without the class axis
     """
-    out = torch.zeros_like(q[..., 0])
+    out = torch.zeros_like(q.select(dim, 0))
     if _present(coef, "ce", "el", "focal_alpha"):
-        _, logp_y = _log_softmax_y(q, onehot)
+        _, logp_y = _log_softmax_y(q, onehot, dim)
         ce = -logp_y
         # EL = 1 - p_y as -expm1(log p_y): ``1 - exp(.)`` rounds up near p_y = 1 and then exceeds CE.
         val = coef.get("ce", 0.0) * ce + coef.get("el", 0.0) * (-torch.expm1(logp_y))
         if _present(coef, "focal_alpha"):
             val = val + coef["focal_alpha"] * _focal_factor(logp_y, coef.get("focal_gamma", 2.0)) * ce
-        out = out + val.squeeze(-1)
+        out = out + val.squeeze(dim)
     if _present(coef, "sigmoid"):
-        err = _reset_error(torch.sigmoid(q), onehot, coef.get("margin", 0.0), coef.get("reset", 0.0))
-        out = out + (coef["sigmoid"] * err.square()).sum(-1)
+        reset = coef.get("reset", 0.0)
+        targets = sigmoid_targets(onehot, coef.get("margin", 0.0), reset=_present(coef, "reset"))
+        err = _sigmoid_error(torch.sigmoid(q), reset, *targets)
+        out = out + (coef["sigmoid"] * err.square()).sum(dim)
     return out
 
 
-def family_grad(q: Tensor, onehot: Tensor, coef: dict, scale: float = 1.0) -> Tensor:
+def family_grad(q: Tensor, onehot: Tensor, coef: dict, scale: float = 1.0, dim: int = -1) -> Tensor:
     """Closed-form ``scale * d family_loss / d q``, same shapes as :func:`family_loss`.
 
     ``scale`` (e.g. ``1 / batch_size`` for a batch mean) is folded into the per-model factors.
     """
-    return FamilyGrad(coef, scale)(q, onehot)
+    return FamilyGrad(coef, scale, dim)(q, onehot)
 
 
 class FamilyGrad:
@@ -186,54 +209,79 @@ class FamilyGrad:
 
     The engine calls this once per SGD step for a whole bank of models, where the cost is the number of
     tensor operations rather than their size, so everything that does not depend on the batch (products
-    of coefficients and scale, which terms are on) is computed here in ``__init__``.
+    of coefficients and scale, which terms are on) is computed here in ``__init__``, and what depends only
+    on the targets can be computed once for many batches with :meth:`targets`.
+
+    ``scale`` multiplies the gradient weights (``ce``, ``el``, ``focal_alpha``, ``sigmoid``); it may be a
+    tensor of per-model factors (the engine folds each model's learning rate and ``1 / batch_size`` in).
+    ``dim`` is the class axis of the logits.
     """
 
-    def __init__(self, coef: dict, scale: float = 1.0):
+    def __init__(self, coef: dict, scale: float | Tensor = 1.0, dim: int = -1):
+        self.dim = dim
         self.softmax = _present(coef, "ce", "el", "focal_alpha")
         self.focal = _present(coef, "focal_alpha")
         self.sigmoid = _present(coef, "sigmoid")
         self.reset = self.sigmoid and _present(coef, "reset")
-        get = coef.get
-        self.gamma = get("focal_gamma", 2.0)
-        self.gamma_is_two = isinstance(self.gamma, float | int) and self.gamma == 2.0
-        # Plain numbers become 0-dim tensors so every coefficient works in addcmul alike. float64: a 0-dim
+        self.gamma = coef.get("focal_gamma", 2.0)
+        self.gamma_is_number = isinstance(self.gamma, float | int)
+        self.gamma_is_two = self.gamma_is_number and self.gamma == 2.0
+        # Plain numbers become 0-dim float64 tensors so every coefficient works in addcmul alike: a 0-dim
         # tensor does not set the result dtype (float32 logits stay float32), but a float32 one would round
         # 5/3, 0.1, ... and leave float64 gradients with float32 accuracy.
-        coef = {
-            k: torch.tensor(float(v), dtype=torch.float64) if isinstance(v, float | int) else v
-            for k, v in coef.items()
-        }
-        get = coef.get
-        zero = torch.tensor(0.0, dtype=torch.float64)
-        self.ce = get("ce", zero) * scale
-        self.el = get("el", zero) * scale
-        self.alpha = get("focal_alpha", zero) * scale
-        self.w_sig = 2.0 * scale * get("sigmoid", zero)
-        margin = get("margin", zero)
-        self.margin, self.target_span = margin, 1.0 - 2.0 * margin
-        self.reset_coef = get("reset", zero) if self.reset else 0.0
+        weight = {k: _as_coef(coef.get(k, 0.0)) * scale for k in ("ce", "el", "focal_alpha", "sigmoid")}
+        self.ce, self.el, self.alpha = weight["ce"], weight["el"], weight["focal_alpha"]
+        self.w_sig = 2.0 * weight["sigmoid"]
+        # 1 as a 0-dim tensor: ``one - t`` with a Python number costs twice as much per call (scalar wrapping)
+        self.one = torch.ones((), dtype=scale.dtype if isinstance(scale, Tensor) else torch.float64)
+        self.margin = coef.get("margin", 0.0)
+        self.target_base, self.target_span = _as_coef(self.margin), _as_coef(1.0 - 2.0 * self.margin)
+        self.reset_coef = coef.get("reset", 0.0) if self.reset else 0.0
 
-    def __call__(self, q: Tensor, onehot: Tensor, sign: Tensor | None = None) -> Tensor:
-        """Gradient for logits ``q`` (..., C); ``sign = 2 * onehot - 1`` may be passed precomputed."""
+    def targets(self, onehot: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor | None]:
+        """``(onehot, sigmoid target, reset low, reset high)`` for :meth:`__call__`, computed once for many
+        rows (the engine does it per epoch and slices batches from them). Entries this loss set does not
+        need are None; so is the target when the margin differs between models (it would have a copy of
+        the rows per model)."""
+        if not self.sigmoid:
+            return onehot, None, None, None
+        bounds = _reset_bounds(onehot) if self.reset else (None, None)
+        if isinstance(self.margin, Tensor):
+            return onehot, None, *bounds
+        return onehot, sigmoid_targets(onehot, self.margin)[0], *bounds
+
+    def __call__(
+        self, q: Tensor, onehot: Tensor, target: Tensor | None = None, low=None, high=None
+    ) -> Tensor:
+        """Gradient for logits ``q``; ``target, low, high`` as from :meth:`targets` (computed if None)."""
+        d = self.dim
         grad = None
         if self.softmax:
-            logp, logp_y = _log_softmax_y(q, onehot)
+            logp, logp_y = _log_softmax_y(q, onehot, d)
             p_y = logp_y.exp()
             g = torch.addcmul(self.ce, self.el, p_y)
             if self.focal:
                 # d/dq of -alpha u^gamma log p_y (u = 1 - p_y) is alpha u^(gamma-1) (u - gamma p_y log p_y)
                 # times (p - onehot). The clamp keeps u^(gamma-1) finite at u = 0 when gamma < 1.
-                u = 1.0 - p_y
-                inner = u - self.gamma * (p_y * logp_y)
+                u = torch.sub(self.one, p_y)
+                p_log_p = p_y * logp_y
+                if self.gamma_is_number:
+                    inner = torch.sub(u, p_log_p, alpha=self.gamma)
+                else:
+                    inner = torch.addcmul(u, p_log_p, self.gamma, value=-1.0)
                 factor = u if self.gamma_is_two else u.clamp_min(1e-30).pow(self.gamma - 1.0)
                 g = torch.addcmul(g, inner.mul_(factor), self.alpha)
             grad = logp.exp_().sub_(onehot).mul_(g)
         if self.sigmoid:
+            if target is None:
+                target = torch.addcmul(self.target_base, onehot, self.target_span)
+            if self.reset and low is None:
+                low, high = _reset_bounds(onehot)
             s = torch.sigmoid(q)
-            err = _reset_error(s, onehot, self.margin, self.reset_coef, sign, self.target_span).mul_(s)
-            slope = torch.addcmul(self.w_sig, s, -self.w_sig)  # w * (1 - s)
-            grad = err.mul_(slope) if grad is None else grad.addcmul_(err, slope)
+            err = _sigmoid_error(s, self.reset_coef, target, low, high)
+            # err * s * (1 - s) in one kernel: the derivative of the sigmoid times the error
+            slope_err = torch.ops.aten.sigmoid_backward(err, s)
+            grad = slope_err.mul_(self.w_sig) if grad is None else grad.addcmul_(slope_err, self.w_sig)
         return torch.zeros_like(q) if grad is None else grad
 
 
