@@ -53,7 +53,10 @@ DEFAULT_LRS = (0.01, 0.005, 0.001)
 DEFAULT_SEEDS = (60, 1234)
 RECORD_COLUMNS = ["loss", "lr", "seed", "epoch", "train_loss", "val_acc", "test_acc", "diverged"]
 SELECTED_COLUMNS = ["loss", "seed", "lr", "epoch", "val_acc", "test_acc", "diverged"]
-_EVAL_ROWS = 4096  # rows per evaluation chunk: bounds memory on big datasets (connect-4 x hidden bank)
+_EVAL_ROWS = 4096  # rows per evaluation chunk at most: bounds memory on big datasets (connect-4)
+# and values in the widest tensor of a chunk (rows x models x hidden units) at most: 16 MB, under glibc's
+# 32 MB limit above which every allocation is a fresh mmap whose pages fault in again at each chunk
+_EVAL_VALUES = 1 << 22
 # Parameters per CPU sub-bank: with their momentum 8 MB, within one worker's share of a 32 MB L3 cache.
 # Measured on semeion and musk-2 (hidden): 1.4-1.5x faster per step than one bank of all 48 models.
 _CHUNK_PARAMS = 1 << 20
@@ -490,11 +493,12 @@ def _evaluate(bank: _Bank, splits: dict, coef: dict, losses, R) -> dict[str, Ten
     M = bank.S * bank.G
     first = bank.eval_weights()
     rows_dim = bank.eval_rows_dim
+    chunk = max(1, min(_EVAL_ROWS, _EVAL_VALUES // max(first.shape[1], M * bank.C)))
     out = {}
     for name, (X, onehot, y) in splits.items():
         total = torch.zeros(M, dtype=torch.float64, device=X.device)
-        for start in range(0, len(X), _EVAL_ROWS):
-            rows = slice(start, start + _EVAL_ROWS)
+        for start in range(0, len(X), chunk):
+            rows = slice(start, start + chunk)
             q = bank.logits(X[rows], first)  # class axis 2
             if name == "train":
                 per_sample = _per_sample_losses(bank, q, onehot[rows], y[rows], coef, losses, R)
