@@ -720,8 +720,9 @@ def _git() -> dict | None:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
         ).stdout.strip()
+        # Only the code counts: results and reports written into the clone do not change what computed them.
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "benchmark", "pyproject.toml"],
             cwd=root,
             capture_output=True,
             text=True,
