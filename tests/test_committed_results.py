@@ -54,3 +54,4 @@ def test_noise_runs_hold_their_noise_setting(name):
     rate = name.removeprefix("uci121-noise")
     assert set(sel["noise"]) == {f"symmetric-0.{rate[0]}"}
     assert sel["dataset"].nunique() == 120
+    assert set(sel["net"]) == {"linear", "hidden"} and len(sel) == 120 * 2 * 8 * 2

@@ -179,8 +179,9 @@ class _Bank:
         """
         S, G, C = self.S, self.G, self.C
         B = xb.shape[1]
-        # Each gradient product also does the momentum update: buf = momentum * buf + grad in one
-        # baddbmm_ (PyTorch's SGD: buf.mul_(momentum).add_(grad); the first step gives buf = grad).
+        # Each gradient product also does the momentum update, buf = momentum * buf + lr * grad, in one
+        # baddbmm_ (dq carries lr / B; PyTorch's SGD: buf.mul_(momentum).add_(grad), the first step gives
+        # buf = grad, and p -= lr * buf: the same with buf scaled by lr).
         bufs, views = self.bufs, self.views
         if self.net == "linear":
             q = torch.bmm(xb, views["W"]).view(S, B, C, G)
