@@ -1783,14 +1783,6 @@ def markdown_results(
                     lines += _markdown_summary(
                         an, part, net, f"**{noise}, {net} network**", n_boot, random_state
                     )
-                    matrix = an.accuracy_matrix(part, net, seed="mean")
-                    tests = an.wilcoxon_holm(matrix, baseline="CE").set_index("loss")
-                    lines += [
-                        "Wilcoxon signed-rank against CE (Holm-adjusted p): "
-                        + ", ".join(f"{loss} {_pval(p)}" for loss, p in tests["pvalue_holm"].items())
-                        + ".",
-                        "",
-                    ]
                     if net in set(sel["net"]):
                         lines += _markdown_robustness(an, sel, part, net, noise)
     if splits is not None:
@@ -1846,7 +1838,9 @@ def _markdown_summary(
     an, sel: pd.DataFrame, net: str, title: str, n_boot: int, random_state: int
 ) -> list[str]:
     s = an.summary_table(sel, net, how="per_seed", n_boot=n_boot, random_state=random_state)
-    fr = an.friedman_test(an.accuracy_matrix(sel, net, seed="mean"))
+    matrix = an.accuracy_matrix(sel, net, seed="mean")
+    fr = an.friedman_test(matrix)
+    tests = an.wilcoxon_holm(matrix, baseline="CE").set_index("loss")
     lines = [
         f"{title} (per seed, averaged; average ranks; {int(s['n_datasets'].iloc[0])} datasets"
         + (f", excluded: {s['excluded'].iloc[0]}" if s["excluded"].iloc[0] else "")
@@ -1862,6 +1856,10 @@ def _markdown_summary(
         "",
         f"Friedman on seed-averaged accuracies: χ² = {_num(fr['statistic'])}, p = {_pval(fr['pvalue'])}; "
         f"Iman-Davenport F = {_num(fr['iman_davenport_f'])}, p = {_pval(fr['iman_davenport_pvalue'])}.",
+        "",
+        "Wilcoxon signed-rank against CE on seed-averaged accuracies (Holm-adjusted p): "
+        + ", ".join(f"{loss} {_pval(p)}" for loss, p in tests["pvalue_holm"].items())
+        + ".",
         "",
     ]
     return lines
