@@ -30,7 +30,7 @@ from mixbench.engine import (
     train_naive,
 )
 from mixbench.losses import STANDARD_LOSSES, Loss, get_loss, register_loss
-from mixbench.models import NETS, build_module, init_params
+from mixbench.models import NETS, build_module, forward, init_params
 
 # Short runs on purpose: the warning that some focus values of the CE+EL schedules get no epoch is expected.
 pytestmark = pytest.mark.filterwarnings("ignore:loss 'CE\\+EL F=0")
@@ -123,6 +123,53 @@ def test_bank_accuracies_are_exact_fractions_like_the_naive_loop(uci_dir):
         k = correct_counts(bank.records[col], n)
         np.testing.assert_array_equal(bank.records[col].to_numpy(), k / n)
         np.testing.assert_array_equal(bank.records[col].to_numpy(), naive[col].to_numpy())
+
+
+@pytest.mark.parametrize("net", NETS)
+def test_accuracy_as_the_reference_codes_mean_of_batch_accuracies(uci_dir, net, monkeypatch):
+    """``eval_batch=128``: validation and test accuracy as the mean of per-batch accuracies (yeast: 212
+    validation rows = 128 + 84, 371 test rows = 2 x 128 + 115), as the naive loop and a hand computation
+    from the final weights give them; the training itself does not change."""
+    X, y, train, val, test, C = dataset(uci_dir, "yeast", 43)
+    assert (len(val), len(test)) == (212, 371)
+    exact = train_bank(X, y, train, val, test, C, net=net, epochs=3)
+    batched = train_bank(X, y, train, val, test, C, net=net, epochs=3, eval_batch=128)
+    pd.testing.assert_frame_equal(batched.models, exact.models)
+    np.testing.assert_array_equal(batched.records["train_loss"], exact.records["train_loss"])
+    for m, model in batched.models.iterrows():
+        assert_bitwise_equal_params(batched.params[m], exact.params[m])
+        naive, _ = train_naive(
+            X, y, train, val, test, C, net=net, loss=model.loss, lr=model.lr, seed=model.seed, epochs=3,
+            eval_batch=128,
+        )  # fmt: skip
+        ours = model_records(batched.records, model.loss, model.lr, model.seed)
+        np.testing.assert_allclose(ours[["val_acc", "test_acc"]], naive[["val_acc", "test_acc"]], rtol=1e-12)
+        # by hand, last epoch: hits per batch of 128 rows, each divided by its batch's size, averaged
+        with torch.no_grad():
+            pred = forward(batched.params[m], torch.as_tensor(X)).argmax(-1).numpy()
+        for col, idx in (("val_acc", val), ("test_acc", test)):
+            hits = pred[idx] == y[idx]
+            expected = np.mean([hits[i : i + 128].mean() for i in range(0, len(idx), 128)])
+            assert ours[col].iloc[-1] == pytest.approx(expected, rel=1e-12)
+    # the rule weighs the short last batch more, so it moves the accuracies of some models
+    moved = (batched.records[["val_acc", "test_acc"]] - exact.records[["val_acc", "test_acc"]]).abs()
+    assert (moved > 1e-3).to_numpy().any(axis=0).all()
+    # evaluation chunks (here 50 rows) that cut across the 128-row batches give the same records
+    monkeypatch.setattr(engine, "_EVAL_ROWS", 50)
+    chunked = train_bank(X, y, train, val, test, C, net=net, epochs=3, eval_batch=128)
+    pd.testing.assert_frame_equal(
+        chunked.records.drop(columns="train_loss"), batched.records.drop(columns="train_loss")
+    )
+
+
+def test_a_split_within_one_evaluation_batch_keeps_its_exact_accuracy(uci_dir):
+    X, y, train, val, test, C = dataset(uci_dir, "glass", 43)
+    assert max(len(val), len(test)) <= 128
+    exact = train_bank(X, y, train, val, test, C, net="linear", epochs=2)
+    batched = train_bank(X, y, train, val, test, C, net="linear", epochs=2, eval_batch=128)
+    pd.testing.assert_frame_equal(batched.records, exact.records, check_exact=True)
+    with pytest.raises(ValueError, match="eval_batch must be 0"):
+        train_bank(X, y, train, val, test, C, eval_batch=-1)
 
 
 # --- seeds: reproducible, shared initialisation and batch order ---------------------------------------------

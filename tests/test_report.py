@@ -401,7 +401,7 @@ def test_report_of_a_real_toy_run(tmp_path):
     """End to end: `mixbench run` on two toy datasets, then the statistics and the report of its results."""
     run_dir = tmp_path / "toy"
     argv = ["run", "--suite", "toy", "--datasets", "iris,wine", "--nets", "linear", "--epochs", "3"]
-    argv += ["--losses", "CE,EL,Focal,Sigmoid-MSE"]
+    argv += ["--losses", "CE,EL,Focal,Sigmoid-MSE", "--eval-batch", "16"]
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         cli.main([*argv, "--n-jobs", "1", "--out", str(run_dir), "--no-progress"])
     real = load(run_dir)
@@ -412,8 +412,10 @@ def test_report_of_a_real_toy_run(tmp_path):
     by_hand = mean_acc.rank(axis=1, ascending=False, method="average").mean()
     np.testing.assert_allclose(summary["mean_rank"], by_hand[summary.index])
     paths = report.render_report(real, tmp_path / "report", pdf=False, n_boot=200, random_state=0)
-    shown = parse(paths["html"].read_text(encoding="utf-8")).tables["summary-none-linear-seed_mean"]
+    html = paths["html"].read_text(encoding="utf-8")
+    shown = parse(html).tables["summary-none-linear-seed_mean"]
     assert [row[4] for row in shown[1:]] == [f"{r:.2f}" for r in summary["mean_rank"]]
+    assert "mean of per-batch accuracies, batches of 16 rows (the reference code&#39;s rule)" in html
 
 
 def test_report_of_several_noise_settings_and_splits(tmp_path):

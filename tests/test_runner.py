@@ -189,6 +189,30 @@ def test_a_different_configuration_is_refused(tmp_path):
     assert code == 0 and "0 done, 4 skipped" in stdout
 
 
+def test_eval_batch_is_a_science_setting_that_older_run_directories_lack(tmp_path):
+    """``--eval-batch`` (the reference code's accuracy rule) changes the numbers, so it is part of the
+    configuration; a config.json written before the setting existed means its default, 0."""
+    assert "eval_batch" not in runner.resolve_config({}).science()  # default names stay as they were
+    assert runner.resolve_config({"eval_batch": 16}).out != runner.resolve_config({}).out
+    out = tmp_path / "run"
+    assert mixbench("run", *SMALL, "--n-jobs", "1", "--out", str(out))[0] == 0
+    record = json.loads((out / "config.json").read_text())
+    assert record["config"]["eval_batch"] == 0
+    del record["config"]["eval_batch"]  # as a run directory made before the setting
+    (out / "config.json").write_text(json.dumps(record))
+    code, stdout, _ = mixbench("run", *SMALL, "--n-jobs", "1", "--out", str(out))
+    assert code == 0 and "0 done, 4 skipped" in stdout
+    code, _, stderr = mixbench("run", *SMALL, "--eval-batch", "16", "--out", str(out))
+    assert code == 2 and "eval_batch: stored 0, now 16" in stderr
+    other = tmp_path / "batched"
+    code, _, stderr = mixbench("run", *SMALL, "--eval-batch", "16", "--n-jobs", "1", "--out", str(other))
+    assert code == 0, stderr
+    exact, batched = load(out).selected, load(other).selected
+    assert json.loads((other / "config.json").read_text())["config"]["eval_batch"] == 16
+    # iris and wine have 30-odd validation rows: batches of 16 with a short last one move some accuracies
+    assert (exact["val_acc"] != batched["val_acc"]).any()
+
+
 def test_a_second_run_into_a_directory_being_written_is_refused(tmp_path):
     fcntl = pytest.importorskip("fcntl")
     out = tmp_path / "run"
@@ -256,6 +280,7 @@ def test_config_file_then_command_line_override_the_preset(tmp_path):
         ({"nets": "linear,deep"}, r"nets: .* among linear, hidden"),
         ({"backend": "dask"}, r"needs the scheduler's address"),
         ({"epochs": 0}, r"epochs: 0 is out of range"),
+        ({"eval_batch": -8}, r"eval_batch: -8 is out of range; use 0 \(exact accuracy\) or a batch size"),
     ],
 )
 def test_bad_settings_say_what_to_change(overrides, message):

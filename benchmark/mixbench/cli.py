@@ -215,6 +215,14 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
         help="noise on training and validation labels (test labels stay clean), e.g. 0.2 or 0.4,pairflip "
         "(KIND symmetric or pairflip); repeat for several settings (default: none)",
     )
+    what.add_argument(
+        "--eval-batch",
+        type=int,
+        metavar="N",
+        help="validation and test accuracy as the mean of per-batch accuracies over batches of N rows in "
+        "split order, as the reference study's code computes them (N = 128 there); default 0: exact "
+        "per-sample accuracy",
+    )
     what.add_argument("--preset", metavar="NAME", help="a named protocol: paper (default)")
     what.add_argument("--config", metavar="FILE.toml", help="settings file (see below)")
     what.add_argument("--device", choices=("cpu", "cuda"), help="torch device (default: cpu)")

@@ -287,6 +287,7 @@ def train_bank(
     momentum: float = 0.9,
     device: str = "cpu",
     keep_best: bool = False,
+    eval_batch: int = 0,
     progress: Callable[[int], None] | None = None,
     stacklevel: int = 1,
 ) -> TrainResult:
@@ -305,6 +306,10 @@ def train_bank(
     epochs, batch_size, momentum : SGD settings; the last partial batch of each epoch is kept
     device : "cpu" or "cuda"
     keep_best : keep each model's parameters at its validation-best epoch (ties: the later epoch)
+    eval_batch : 0 (default): validation and test accuracy are exact per-sample accuracies. N > 0: each is
+        the mean of the per-batch accuracies over consecutive batches of N rows in split order, the last
+        one partial, as the reference study's code computes them (N = 128 there); rows of a short last
+        batch then weigh more.
     progress : called with the epoch number after each epoch (of each sub-bank, when the bank is split
         to fit the CPU cache)
     stacklevel : where a too-short-schedule warning points, counted from the caller (as in warnings.warn)
@@ -317,6 +322,8 @@ def train_bank(
         raise ValueError(f"unknown network {net!r}; choose one of {NETS}")
     if epochs < 1 or batch_size < 1:
         raise ValueError("epochs and batch_size must be >= 1")
+    if eval_batch < 0:
+        raise ValueError(f"eval_batch must be 0 (exact accuracy) or a batch size >= 1, not {eval_batch}")
     losses = resolve_losses(losses)
     for ls in losses:
         ls.check_epochs(epochs, stacklevel=stacklevel + 1)
@@ -337,7 +344,8 @@ def train_bank(
     splits = {}
     for name, idx in (("train", train), ("val", validation), ("test", test)):
         idx = torch.as_tensor(np.asarray(idx, dtype=np.int64), device=dev)
-        splits[name] = (Xa[idx], onehot[idx], yt[idx])
+        batches = _eval_batches(len(idx), eval_batch, dev) if name != "train" else None
+        splits[name] = (Xa[idx], onehot[idx], yt[idx], batches)
 
     # Sub-banks of whole losses (both seeds and all rates of a loss together), near-equal in size.
     per_loss = S * R * params_per_model(net, n_features, C)
@@ -400,7 +408,7 @@ def _train_sub_bank(
     """Train one bank of ``losses x lrs x seeds`` models; per-epoch arrays (epochs, M) and parameters."""
     S, L, R = len(seeds), len(losses), len(lrs)
     G, M = L * R, len(seeds) * L * R
-    X_train, O_train, y_train = splits["train"]
+    X_train, O_train, y_train, _ = splits["train"]
     n_train, n_features, C = len(train), X_train.shape[1] - 1, O_train.shape[1]
     # Each seed's generator draws the initial weights, then every epoch's batch order.
     generators = [torch.Generator().manual_seed(s) for s in seeds]
@@ -489,6 +497,17 @@ def _finite_per_model(bank: _Bank) -> Tensor:
     return bad == 0
 
 
+def _eval_batches(n: int, eval_batch: int, device) -> tuple[Tensor, Tensor] | None:
+    """For accuracies as a mean over batches of ``eval_batch`` rows: each row's batch number (n,) and each
+    batch's size. None for exact accuracy, and where one batch holds the whole split (its mean is exact)."""
+    if eval_batch == 0 or n <= eval_batch:
+        return None
+    n_batches = math.ceil(n / eval_batch)
+    sizes = torch.full((n_batches,), float(eval_batch), dtype=torch.float64, device=device)
+    sizes[-1] = n - eval_batch * (n_batches - 1)
+    return torch.arange(n, device=device) // eval_batch, sizes
+
+
 def _evaluate(bank: _Bank, splits: dict, coef: dict, losses, R) -> dict[str, Tensor]:
     """Mean training loss and validation / test accuracy of every model (shape (M,) each)."""
     M = bank.S * bank.G
@@ -496,8 +515,9 @@ def _evaluate(bank: _Bank, splits: dict, coef: dict, losses, R) -> dict[str, Ten
     rows_dim = bank.eval_rows_dim
     chunk = max(1, min(_EVAL_ROWS, _EVAL_VALUES // max(first.shape[1], M * bank.C)))
     out = {}
-    for name, (X, onehot, y) in splits.items():
+    for name, (X, onehot, y, batches) in splits.items():
         total = torch.zeros(M, dtype=torch.float64, device=X.device)
+        per_batch = None if batches is None else X.new_zeros(len(batches[1]), M, dtype=torch.float64)
         for start in range(0, len(X), chunk):
             rows = slice(start, start + chunk)
             q = bank.logits(X[rows], first)  # class axis 2
@@ -508,11 +528,19 @@ def _evaluate(bank: _Bank, splits: dict, coef: dict, losses, R) -> dict[str, Ten
                 labels = y[rows].view([-1 if d == rows_dim else 1 for d in range(3)])
                 # max(.).indices, not argmax: the same first-index rule for ties (documented for both), but
                 # argmax over an inner axis is several times slower on the CPU
-                total += (q.max(2).indices == labels).sum(rows_dim).reshape(M)
-        # float64: accuracies stay the exact fractions k / n the naive loop reports
-        out[name] = (
-            total / len(X) if len(X) else torch.full((M,), torch.nan, dtype=torch.float64, device=X.device)
-        )
+                correct = q.max(2).indices == labels
+                if per_batch is None:
+                    total += correct.sum(rows_dim).reshape(M)
+                else:  # correct rows counted per evaluation batch, as (rows, M)
+                    by_row = correct.reshape(-1, M) if rows_dim == 0 else correct.reshape(M, -1).T
+                    per_batch.index_add_(0, batches[0][rows], by_row.double())
+        if not len(X):
+            out[name] = torch.full((M,), torch.nan, dtype=torch.float64, device=X.device)
+        elif per_batch is not None:
+            # the reference code's arithmetic: per-batch accuracies, their sum, divided by the batch count
+            out[name] = (per_batch / batches[1][:, None]).sum(0) / len(batches[1])
+        else:  # float64: accuracies stay the exact fractions k / n the naive loop reports
+            out[name] = total / len(X)
     out["train_loss"] = out.pop("train")
     return out
 
@@ -592,13 +620,15 @@ def train_naive(
     epochs: int = 50,
     batch_size: int = 8,
     momentum: float = 0.9,
+    eval_batch: int = 0,
     max_steps: int | None = None,
 ) -> tuple[pd.DataFrame, list[Tensor]]:
     """One model at a time with ``nn.Module`` + ``optim.SGD`` + autograd: the slow reference.
 
     Same initialisation, batch order and evaluation rules as :func:`train_bank`, but the loss value is
     differentiated by autograd, so the comparison also checks the closed-form gradients. Used by the test
-    suite and by ``mixbench bench``. ``max_steps`` stops early (for timing only).
+    suite and by ``mixbench bench``. ``eval_batch`` as in :func:`train_bank`; ``max_steps`` stops early
+    (for timing only).
 
     Returns the per-epoch records (``RECORD_COLUMNS``) and the final parameters.
     """
@@ -637,8 +667,16 @@ def train_naive(
             accs = []
             for idx in (validation, test):
                 idx = torch.as_tensor(np.asarray(idx, dtype=np.int64))
-                pred = forward(params, Xt[idx]).argmax(-1)
-                accs.append((pred == yt[idx]).double().mean().item() if len(idx) else math.nan)
+                if eval_batch == 0 or len(idx) == 0:
+                    pred = forward(params, Xt[idx]).argmax(-1)
+                    accs.append((pred == yt[idx]).double().mean().item() if len(idx) else math.nan)
+                    continue
+                # the reference code's loop: per-batch accuracies summed, divided by the number of batches
+                batch_accs = 0.0
+                for part in idx.split(eval_batch):
+                    hits = (forward(params, Xt[part]).argmax(-1) == yt[part]).sum().item()
+                    batch_accs += hits / len(part)
+                accs.append(batch_accs / math.ceil(len(idx) / eval_batch))
         nan = math.nan
         rows.append(
             [loss.name, float(lr), int(seed), epoch]

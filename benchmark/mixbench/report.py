@@ -465,6 +465,12 @@ def _parse_time(value: Any) -> _dt.datetime | None:
     return None
 
 
+def _accuracy_rule(eval_batch) -> str:
+    if not eval_batch:  # 0, or a run directory made before the setting existed
+        return "exact per-sample accuracy"
+    return f"mean of per-batch accuracies, batches of {eval_batch} rows (the reference code's rule)"
+
+
 def _find(config: dict, names: Sequence[str]) -> Any:
     """First value under any of ``names``, searched in nested dicts too."""
     for name in names:
@@ -527,6 +533,7 @@ def _provenance_section(run, run_name: str, cells: list[_Cell], context: dict) -
         ["Seeds", ", ".join(map(str, context["seeds"]))],
         ["Splits", ", ".join(map(str, context["splits"]))],
         ["Label noise", ", ".join(context["noises"])],
+        ["Validation / test accuracy", _accuracy_rule(_find(config, ("eval_batch",)))],
         ["Selected results", f"{len(selected)} rows (dataset x net x split x noise x loss x seed)"],
         ["Failed tasks", f"{len(failures)}"],
         ["Diverged cells", f"{diverged} (some learning rate of the cell diverged)"],

@@ -111,6 +111,7 @@ PRESETS: dict[str, dict] = {
 DEFAULT_PRESET = "paper"
 _DEFAULTS = {
     "suite": "toy",
+    "eval_batch": 0,
     "datasets": ["*"],
     "device": "cpu",
     "data_dir": None,
@@ -132,8 +133,13 @@ SCIENCE_KEYS = (
     "momentum",
     "splits",
     "label_noise",
+    "eval_batch",
     "device",
 )
+#: Science settings added after the first run directories were written, with the value every run had
+#: before them: left out of :meth:`RunConfig.science` at that value, so older run directories keep their
+#: names and hashes, and a missing one in a stored config.json means that value.
+_LATER_SCIENCE_KEYS = {"eval_batch": 0}
 #: Settings of how and where a run executes; they may change between invocations on one directory.
 EXECUTION_KEYS = ("data_dir", "n_jobs", "backend", "scheduler", "out")
 OPTION_KEYS = SCIENCE_KEYS + EXECUTION_KEYS
@@ -171,6 +177,7 @@ class RunConfig:
     momentum: float = 0.9
     splits: tuple[int, ...] = (0,)
     label_noise: tuple[str, ...] = ("none",)
+    eval_batch: int = 0
     device: str = "cpu"
     data_dir: str | None = None
     n_jobs: int = -1
@@ -181,8 +188,11 @@ class RunConfig:
     config_file: str | None = None
 
     def science(self) -> dict:
-        """The settings that change the numbers, JSON-ready."""
-        return _jsonable({k: getattr(self, k) for k in SCIENCE_KEYS})
+        """The settings that change the numbers, JSON-ready (later keys left out at their old value)."""
+        values = {k: getattr(self, k) for k in SCIENCE_KEYS}
+        return _jsonable(
+            {k: v for k, v in values.items() if k not in _LATER_SCIENCE_KEYS or v != _LATER_SCIENCE_KEYS[k]}
+        )
 
     def to_dict(self) -> dict:
         """Every setting, JSON-ready."""
@@ -500,6 +510,13 @@ def resolve_config(
         ),
         splits=_splits(values["splits"]),
         label_noise=noise,
+        eval_batch=_scalar(
+            values["eval_batch"],
+            "eval_batch",
+            int,
+            lambda v: v >= 0,
+            "use 0 (exact accuracy) or a batch size",
+        ),
         device=device,
         data_dir=data_dir,
         n_jobs=n_jobs,
@@ -638,6 +655,7 @@ def run_task(task: Task, config: RunConfig) -> dict:
                 epochs=config.epochs,
                 batch_size=config.batch_size,
                 momentum=config.momentum,
+                eval_batch=config.eval_batch,
                 device=config.device,
             )
     finally:
@@ -791,7 +809,8 @@ def check_run_dir(store: ResultStore, config: RunConfig) -> dict | None:
             )
         return None
     stored = record.get("config", {})
-    now = config.science()
+    now = {**_LATER_SCIENCE_KEYS, **config.science()}
+    stored = {**_LATER_SCIENCE_KEYS, **stored}
     differences = [
         _describe_difference(k, stored.get(k), now[k]) for k in SCIENCE_KEYS if stored.get(k) != now[k]
     ]
