@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mixbench import analysis, results
+from mixbench.data import load_dataset
 from mixbench.report import markdown_results
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +32,8 @@ def test_readme_results_are_regenerated_from_the_committed_results():
     paper = committed("uci121-paper")
     noisy = [committed("uci121-noise20"), committed("uci121-noise40")]
     splits = committed("uci121-splits")
-    assert markdown_results(paper, noisy, splits) == readme_block()
+    batch = committed("uci121-paper-batch128")
+    assert markdown_results(paper, noisy, splits, batch) == readme_block()
 
 
 def test_the_paper_run_covers_every_available_dataset_and_the_whole_protocol():
@@ -55,3 +57,39 @@ def test_noise_runs_hold_their_noise_setting(name):
     assert set(sel["noise"]) == {f"symmetric-0.{rate[0]}"}
     assert sel["dataset"].nunique() == 120
     assert set(sel["net"]) == {"linear", "hidden"} and len(sel) == 120 * 2 * 8 * 2
+
+
+def test_the_batch_accuracy_run_differs_from_the_paper_run_only_where_a_split_exceeds_a_batch(uci_dir):
+    """The reference code's accuracy rule (``--eval-batch 128``) trains the same models; where validation
+    and test both fit in one batch of 128 rows, the rule is exact accuracy, so the selections are the same."""
+    paper, batch = committed("uci121-paper"), committed("uci121-paper-batch128")
+    settings = dict(batch.config["config"])
+    assert settings.pop("eval_batch") == 128
+    science = [k for k in paper.config["science_keys"] if k != "eval_batch"]
+    assert {k: settings[k] for k in science} == {k: paper.config["config"][k] for k in science}
+    keys = ["dataset", "net", "split", "noise", "loss", "seed"]
+    both = paper.selected.merge(batch.selected, on=keys, suffixes=("", "_b"), validate="one_to_one")
+    assert len(both) == len(paper.selected) == len(batch.selected)
+    fits = {
+        name: max(len(ds.validation), len(ds.test)) <= 128
+        for name in both["dataset"].unique()
+        for ds in [load_dataset(name, data_dir=uci_dir)]
+    }
+    small = both[both["dataset"].map(fits)]
+    assert 40 <= small["dataset"].nunique() < 120
+    for col in ("lr", "epoch", "val_acc", "test_acc"):
+        assert (small[col] == small[f"{col}_b"]).all(), col
+    large = both[~both["dataset"].map(fits)]
+    assert (large["test_acc"] != large["test_acc_b"]).any()
+
+
+def test_the_order_among_the_mixtures_changes_between_seeds():
+    """The README's reading: on the linear network CE+EL F=0-0.5 has the largest gain over CE of the three
+    mixtures on seed 60 and the smallest on seed 1234."""
+    sel = committed("uci121-paper").selected
+    mixtures = ["CE+EL F=0", "CE+EL F=0,0.5", "CE+EL F=0-0.5"]
+    gains = {}
+    for seed in (60, 1234):
+        m = analysis.accuracy_matrix(sel, "linear", seed=seed)
+        gains[seed] = m[mixtures].sub(m["CE"], axis=0).mean()
+    assert gains[60].idxmax() == "CE+EL F=0-0.5" and gains[1234].idxmin() == "CE+EL F=0-0.5"

@@ -1744,6 +1744,7 @@ def markdown_results(
     paper,
     noisy: Sequence = (),
     splits=None,
+    batch_accuracy=None,
     *,
     n_boot: int = 2000,
     random_state: int = 0,
@@ -1751,8 +1752,9 @@ def markdown_results(
     """The generated part of the README's "Results" section, as Markdown.
 
     ``paper`` is the reference-protocol run (``RunResults``), ``noisy`` runs with label noise, ``splits``
-    a run over several split columns. The test suite regenerates this text from the committed results and
-    compares it with the README, so the numbers there cannot drift from the data.
+    a run over several split columns, ``batch_accuracy`` the reference protocol run with the reference
+    code's accuracy rule (``eval_batch``). The test suite regenerates this text from the committed results
+    and compares it with the README, so the numbers there cannot drift from the data.
     """
     from mixbench import analysis as an
 
@@ -1764,21 +1766,7 @@ def markdown_results(
         "",
     ]
     for net in _net_order(sel["net"].unique()):
-        six = an.summary_table(sel, net, losses=an.PAPER_LOSSES, tie_method="min", how="per_seed", n_boot=0)
-        cmp = an.compare_with_paper(six)
-        lines += [
-            f"**{net} network, the six published losses** (per seed, averaged; ranks with ties sharing the "
-            f"best rank, as the published table; {int(six['n_datasets'].iloc[0])} datasets):",
-            "",
-            "| loss | wins paper | wins here | ΔAcc paper (pp) | ΔAcc here (pp) | rank paper | rank here |",
-            "|---|---:|---:|---:|---:|---:|---:|",
-        ]
-        for loss, r in cmp.iterrows():
-            lines.append(
-                f"| {loss} | {_wins(r.wins_paper)} | {_wins(r.wins)} | {_signed(r.delta_acc_paper)} | "
-                f"{_signed(r.delta_acc)} | {_num(r.mean_rank_paper)} | {_num(r.mean_rank)} |"
-            )
-        lines.append("")
+        lines += _markdown_published(an, {"here": sel}, net, f"**{net} network, the six published losses**")
         lines += _markdown_summary(an, sel, net, f"**{net} network, all eight losses**", n_boot, random_state)
     if noisy:
         lines += ["Label noise (symmetric, on training and validation labels; test labels clean):", ""]
@@ -1809,7 +1797,72 @@ def markdown_results(
             for loss, row in table.iterrows():
                 lines.append(f"| {loss} | " + " | ".join(_num(v) for v in row) + f" | {_num(row.mean())} |")
             lines.append("")
+    if batch_accuracy is not None:
+        lines += _markdown_batch_accuracy(an, sel, batch_accuracy)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _markdown_published(an, runs: dict[str, pd.DataFrame], net: str, title: str) -> list[str]:
+    """The six published losses: wins, ΔAcc and mean rank as published and in each of ``runs`` (label ->
+    selected results), computed the way the published table was (per seed, ties sharing the best rank)."""
+    cmps = {}
+    for label, sel in runs.items():
+        six = an.summary_table(sel, net, losses=an.PAPER_LOSSES, tie_method="min", how="per_seed", n_boot=0)
+        cmps[label] = an.compare_with_paper(six)
+    first = next(iter(cmps.values()))
+    columns = [  # (header, paper column, own column, format)
+        ("wins", "wins_paper", "wins", _wins),
+        ("ΔAcc", "delta_acc_paper", "delta_acc", _signed),
+        ("rank", "mean_rank_paper", "mean_rank", _num),
+    ]
+    header, cells = ["loss"], []
+    for name, paper_col, own_col, fmt in columns:
+        unit = " (pp)" if name == "ΔAcc" else ""
+        header += [f"{name} paper{unit}"] + [f"{name} {label}{unit}" for label in cmps]
+        cells.append((paper_col, own_col, fmt))
+    lines = [
+        f"{title} (per seed, averaged; ranks with ties sharing the best rank, as the published table; "
+        f"{int(first['n_datasets'].iloc[0])} datasets):",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|---|" + "---:|" * (len(header) - 1),
+    ]
+    for loss in first.index:
+        row = [loss]
+        for paper_col, own_col, fmt in cells:
+            row += [fmt(first.loc[loss, paper_col])] + [fmt(c.loc[loss, own_col]) for c in cmps.values()]
+        lines.append("| " + " | ".join(row) + " |")
+    return [*lines, ""]
+
+
+def _markdown_batch_accuracy(an, exact: pd.DataFrame, batch_run) -> list[str]:
+    """The reference protocol with the reference code's accuracy rule beside the exact-accuracy run."""
+    config = dict(getattr(batch_run, "config", None) or {}).get("config", {})
+    size = config.get("eval_batch")
+    batched = batch_run.selected
+    keys = ["dataset", "net", "split", "noise", "loss", "seed"]
+    both = exact.merge(batched, on=keys, suffixes=("_exact", "_batch"), validate="one_to_one")
+    moved = both[(both["test_acc_exact"] - both["test_acc_batch"]).abs() > 1e-12]
+    label = f"batch {size}"
+    lines = [
+        f"The reference code's accuracy rule (validation and test accuracy as the mean of per-batch "
+        f"accuracies over batches of {size} rows; `--eval-batch {size}`): the selected test accuracy "
+        f"differs from the exact-accuracy run in {len(moved)} of {len(both)} cells, on "
+        f"{moved['dataset'].nunique()} datasets.",
+        "",
+    ]
+    for net in _net_order(batched["net"].unique()):
+        runs = {"exact": exact, label: batched}
+        lines += _markdown_published(an, runs, net, f"**{net} network, exact against {label} accuracy**")
+        matrix = an.accuracy_matrix(batched, net, seed="mean")
+        lines += [_wilcoxon_line(an, matrix, f"on seed-averaged {label} accuracies"), ""]
+    return lines
+
+
+def _wilcoxon_line(an, matrix: pd.DataFrame, what: str) -> str:
+    tests = an.wilcoxon_holm(matrix, baseline="CE").set_index("loss")
+    pvalues = ", ".join(f"{loss} {_pval(p)}" for loss, p in tests["pvalue_holm"].items())
+    return f"Wilcoxon signed-rank against CE {what} (Holm-adjusted p): {pvalues}."
 
 
 def _markdown_robustness(an, clean: pd.DataFrame, noisy: pd.DataFrame, net: str, noise: str) -> list[str]:
@@ -1847,7 +1900,6 @@ def _markdown_summary(
     s = an.summary_table(sel, net, how="per_seed", n_boot=n_boot, random_state=random_state)
     matrix = an.accuracy_matrix(sel, net, seed="mean")
     fr = an.friedman_test(matrix)
-    tests = an.wilcoxon_holm(matrix, baseline="CE").set_index("loss")
     lines = [
         f"{title} (per seed, averaged; average ranks; {int(s['n_datasets'].iloc[0])} datasets"
         + (f", excluded: {s['excluded'].iloc[0]}" if s["excluded"].iloc[0] else "")
@@ -1864,9 +1916,7 @@ def _markdown_summary(
         f"Friedman on seed-averaged accuracies: χ² = {_num(fr['statistic'])}, p = {_pval(fr['pvalue'])}; "
         f"Iman-Davenport F = {_num(fr['iman_davenport_f'])}, p = {_pval(fr['iman_davenport_pvalue'])}.",
         "",
-        "Wilcoxon signed-rank against CE on seed-averaged accuracies (Holm-adjusted p): "
-        + ", ".join(f"{loss} {_pval(p)}" for loss, p in tests["pvalue_holm"].items())
-        + ".",
+        _wilcoxon_line(an, matrix, "on seed-averaged accuracies"),
         "",
     ]
     return lines
