@@ -667,16 +667,14 @@ def train_naive(
             accs = []
             for idx in (validation, test):
                 idx = torch.as_tensor(np.asarray(idx, dtype=np.int64))
-                if eval_batch == 0 or len(idx) == 0:
-                    pred = forward(params, Xt[idx]).argmax(-1)
-                    accs.append((pred == yt[idx]).double().mean().item() if len(idx) else math.nan)
+                if len(idx) == 0:
+                    accs.append(math.nan)
                     continue
-                # the reference code's loop: per-batch accuracies summed, divided by the number of batches
-                batch_accs = 0.0
-                for part in idx.split(eval_batch):
-                    hits = (forward(params, Xt[part]).argmax(-1) == yt[part]).sum().item()
-                    batch_accs += hits / len(part)
-                accs.append(batch_accs / math.ceil(len(idx) / eval_batch))
+                # the reference code's loop: per-batch accuracies summed, divided by the number of batches;
+                # exact accuracy is the one batch of the whole split
+                parts = idx.split(eval_batch or len(idx))
+                hits = [(forward(params, Xt[p]).argmax(-1) == yt[p]).sum().item() / len(p) for p in parts]
+                accs.append(sum(hits) / len(parts))
         nan = math.nan
         rows.append(
             [loss.name, float(lr), int(seed), epoch]

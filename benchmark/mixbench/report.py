@@ -1837,11 +1837,9 @@ def _markdown_published(an, runs: dict[str, pd.DataFrame], net: str, title: str)
 
 def _markdown_batch_accuracy(an, exact: pd.DataFrame, batch_run) -> list[str]:
     """The reference protocol with the reference code's accuracy rule beside the exact-accuracy run."""
-    config = dict(getattr(batch_run, "config", None) or {}).get("config", {})
-    size = config.get("eval_batch")
+    size = _find(getattr(batch_run, "config", None) or {}, ("eval_batch",))
     batched = batch_run.selected
-    keys = ["dataset", "net", "split", "noise", "loss", "seed"]
-    both = exact.merge(batched, on=keys, suffixes=("_exact", "_batch"), validate="one_to_one")
+    both = exact.merge(batched, on=list(an.KEY_COLUMNS), suffixes=("_exact", "_batch"), validate="one_to_one")
     moved = both[(both["test_acc_exact"] - both["test_acc_batch"]).abs() > 1e-12]
     label = f"batch {size}"
     lines = [

@@ -109,9 +109,13 @@ PRESETS: dict[str, dict] = {
     }
 }
 DEFAULT_PRESET = "paper"
+#: Science settings added after the first run directories were written, with their default (the value
+#: every run had before them): left out of :meth:`RunConfig.science` at that value, so older run
+#: directories keep their names and hashes, and a missing one in a stored config.json means that value.
+_LATER_SCIENCE_KEYS = {"eval_batch": 0}
 _DEFAULTS = {
+    **_LATER_SCIENCE_KEYS,
     "suite": "toy",
-    "eval_batch": 0,
     "datasets": ["*"],
     "device": "cpu",
     "data_dir": None,
@@ -136,10 +140,6 @@ SCIENCE_KEYS = (
     "eval_batch",
     "device",
 )
-#: Science settings added after the first run directories were written, with the value every run had
-#: before them: left out of :meth:`RunConfig.science` at that value, so older run directories keep their
-#: names and hashes, and a missing one in a stored config.json means that value.
-_LATER_SCIENCE_KEYS = {"eval_batch": 0}
 #: Settings of how and where a run executes; they may change between invocations on one directory.
 EXECUTION_KEYS = ("data_dir", "n_jobs", "backend", "scheduler", "out")
 OPTION_KEYS = SCIENCE_KEYS + EXECUTION_KEYS
