@@ -247,7 +247,15 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
         help="loky: processes on this machine (default); dask: a dask.distributed cluster (see below)",
     )
     how.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler address, e.g. tcp://HOST:8786")
-    how.add_argument("--report", action="store_true", help="render the report when the run ends")
+    how.add_argument(
+        "--no-report",
+        action="store_true",
+        help="when the run ends, print the verdict but write no HTML report (by default report.html is "
+        "written into reports/<run>/)",
+    )
+    how.add_argument(
+        "--report", action="store_true", help=argparse.SUPPRESS
+    )  # the default now; kept for old scripts
     how.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)
 
@@ -292,31 +300,36 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     print(summary.format(), flush=True)
     code = summary.exit_code
-    if args.report and not summary.interrupted and summary.done + summary.skipped:
-        code = max(code, _render_run_report(summary.out))
+    if not summary.interrupted and summary.done + summary.skipped:
+        code = max(code, _finish_run(summary.out, write_report=not args.no_report))
     return code
 
 
-def _render_run_report(out) -> int:
-    """``--report``: render the run's report into reports/<run>/ (as `mixbench report` does by default)."""
+def _finish_run(out, *, write_report: bool) -> int:
+    """Print the verdict of a finished run and (by default) write its HTML report into reports/<run>/."""
     from pathlib import Path
 
-    try:
-        from mixbench.report import render_report
-    except ImportError as exc:
-        print(f"mixbench run: --report: the report module is not available ({exc}); skipped", file=sys.stderr)
-        return 0
+    from mixbench.analysis import analyse_run
     from mixbench.data import repo_root
+    from mixbench.report import format_verdict, render_report
     from mixbench.results import load
 
+    try:
+        run = load(out)
+        analysis = analyse_run(run)
+    except Exception as exc:  # the results are safe on disk; say why no verdict could be made
+        print(f"mixbench run: no verdict: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print("", format_verdict(analysis), sep="\n", flush=True)
+    if not write_report:
+        return 0
     target = (repo_root() or Path.cwd()) / "reports" / Path(out).name
     try:
-        paths = render_report(load(out), target)
+        paths = render_report(run, target, html=True, pdf=False, analysis=analysis)
     except Exception as exc:  # the results are safe; say why the report could not be made
-        print(f"mixbench run: --report failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"mixbench run: the report failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    for kind, path in (paths or {}).items():
-        print(f"report ({kind}): {path}")
+    print(f"\nreport: {paths['html']}  (PDF and LaTeX: mixbench report {out} --pdf --latex)")
     return 0
 
 
@@ -422,14 +435,35 @@ def _bench(args: argparse.Namespace) -> int:
 def add_report_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "report",
-        help="render the HTML / PDF report of a results directory",
-        description="Render the report of a run directory (statistics, figures, per-dataset table) as one "
-        "self-contained HTML file and / or an A4 PDF, and print their paths. Without --html or --pdf, "
-        "both are written.",
+        help="render the HTML / PDF / LaTeX report of a results directory",
+        description="Render the report of a run directory (the verdict first, then statistics, figures, "
+        "per-dataset table) as one self-contained HTML file, an A4 PDF and / or LaTeX tables and figures, "
+        "and print their paths. Without --html, --pdf or --latex, HTML and PDF are written.",
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a results directory written by `mixbench run`")
     p.add_argument("--html", action="store_true", help="write report.html")
     p.add_argument("--pdf", action="store_true", help="write report.pdf")
+    p.add_argument(
+        "--latex",
+        action="store_true",
+        help="write booktabs tables (verdict, summary) and CD diagrams as vector PDFs into <out>/latex/",
+    )
+    p.add_argument("--baseline", metavar="LOSS", help="the loss every other is judged against (default: CE)")
+    p.add_argument(
+        "--rope",
+        type=float,
+        default=1.0,
+        metavar="PP",
+        help="region of practical equivalence of the verdict, in accuracy percentage points "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--cd-test",
+        choices=["nemenyi", "conover"],
+        default="nemenyi",
+        help="test of the critical-difference diagrams, bars and CD alike: Nemenyi (Demsar 2006) or "
+        "Conover with Benjamini-Hochberg (the reference study's) (default: %(default)s)",
+    )
     p.add_argument(
         "--out",
         metavar="DIR",
@@ -471,7 +505,12 @@ def _report(args: argparse.Namespace) -> int:
         return 2
     # Same default place as `mixbench run --report`.
     out = Path(args.out) if args.out else (repo_root() or Path.cwd()) / "reports" / run_dir.resolve().name
-    both = not (args.html or args.pdf)
+    both = not (args.html or args.pdf or args.latex)
+    if not 0 <= args.rope < 100:
+        print(
+            f"mixbench report: error: --rope {args.rope}: give percentage points in [0, 100)", file=sys.stderr
+        )
+        return 2
     curves = [name.strip() for name in args.curves.split(",") if name.strip()] if args.curves else None
     try:
         paths = render_report(
@@ -479,6 +518,10 @@ def _report(args: argparse.Namespace) -> int:
             out,
             html=both or args.html,
             pdf=both or args.pdf,
+            latex=args.latex,
+            baseline=args.baseline,
+            rope=args.rope / 100,
+            cd_test=args.cd_test,
             missing=args.missing,
             n_boot=args.n_boot,
             curve_datasets=curves,

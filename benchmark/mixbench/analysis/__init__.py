@@ -18,8 +18,10 @@ Conventions
   is dropped silently: ``accuracy_matrix`` either excludes the dataset (``missing="exclude"``) or keeps the
   NaN so that it counts as the worst rank (``missing="worst"``), and records which datasets it excluded in
   ``matrix.attrs["excluded"]``. Each function below says how it treats a NaN that reaches it.
-- Ties: accuracies are compared after rounding to ``TIE_DECIMALS`` decimals, so two values that differ only by
-  floating-point rounding (e.g. the means over two seeds of 3/4 + 1/4 and 2/4 + 2/4) tie exactly.
+- Ties: accuracies within ``TIE_TOL`` (1e-9) of each other on a dataset tie exactly: every rank-based statistic
+  first snaps each such group to one value (``snap_ties``), so two values that differ only by floating-point
+  rounding (e.g. the means over two seeds of 3/4 + 1/4 and 2/4 + 2/4) tie, whichever side of a rounding boundary
+  they fall. Accuracies of different numbers of correct rows differ by far more (1/n_test).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import numpy as np
 import pandas as pd
 import scikit_posthocs as sp
 from scipy import stats
+from statsmodels.stats.multitest import multipletests
 
 from mixbench.losses import STANDARD_LOSSES
 
@@ -51,6 +54,7 @@ __all__ = [
     "nemenyi_cd",
     "pairwise_wtl",
     "holm_adjust",
+    "snap_ties",
     "wilcoxon_holm",
     "performance_profile",
     "load_paper_table",
@@ -61,8 +65,8 @@ __all__ = [
 LOSS_ORDER = STANDARD_LOSSES
 #: The six losses of the published Table 4.
 PAPER_LOSSES = LOSS_ORDER[:6]
-#: Accuracies are rounded to this many decimals before any comparison (see module docstring).
-TIE_DECIMALS = 12
+#: Accuracies closer than this on one dataset are ties (see module docstring).
+TIE_TOL = 1e-9
 
 KEY_COLUMNS = ("dataset", "net", "split", "noise", "loss", "seed")
 _BOOTSTRAP_RNG = "rng" if "rng" in inspect.signature(stats.bootstrap).parameters else "random_state"
@@ -214,7 +218,7 @@ def _excluded(replicates: dict, reasons: dict, missing: str) -> dict[str, str]:
 
 
 def _finish(matrix: pd.DataFrame, excluded: dict, meta: dict, missing: str, seed) -> pd.DataFrame:
-    matrix = matrix.drop(index=list(excluded)).round(TIE_DECIMALS)
+    matrix = matrix.drop(index=list(excluded))
     matrix.index.name, matrix.columns.name = "dataset", "loss"
     kept_with_nan = matrix.index[matrix.isna().any(axis=1)]
     matrix.attrs = {
@@ -278,7 +282,8 @@ def accuracy_matrix(
     Returns
     -------
     matrix : DataFrame of shape (n_datasets, n_losses)
-        Index ``dataset``, columns ``loss``, accuracies rounded to ``TIE_DECIMALS``. ``matrix.attrs`` holds
+        Index ``dataset``, columns ``loss``, exact accuracies (ties are snapped by the statistics, not here).
+        ``matrix.attrs`` holds
         ``excluded`` ({dataset: reason}), ``worst_ranked`` (datasets kept with NaN cells), ``missing``,
         ``net``, ``noise``, ``seed``, ``seeds``, ``split``, ``splits`` and ``metric``.
     """
@@ -338,7 +343,37 @@ def _check_matrix(matrix: pd.DataFrame, *, min_losses: int = 1) -> pd.DataFrame:
     if not matrix.columns.is_unique:
         raise ValueError(f"loss columns must be unique, got {list(matrix.columns)}")
     values = matrix.apply(pd.to_numeric, errors="raise").astype(float)
-    return values.round(TIE_DECIMALS)
+    return snap_ties(values)
+
+
+def _snap_differences(diff: np.ndarray, tol: float = TIE_TOL) -> np.ndarray:
+    """Paired differences with ties decided by ``tol``: |d| <= tol is 0, and magnitudes that chain within
+    ``tol`` share one value (so the signed-rank test ranks them as ties)."""
+    magnitude = np.abs(diff)
+    magnitude[magnitude <= tol] = 0.0
+    snapped = snap_ties(pd.DataFrame(magnitude[None, :]), tol).to_numpy()[0] if len(diff) else magnitude
+    return np.sign(diff) * snapped
+
+
+def snap_ties(matrix: pd.DataFrame, tol: float = TIE_TOL) -> pd.DataFrame:
+    """Within each dataset (row), accuracies that chain within ``tol`` of each other take the group's largest
+    value, so that they tie exactly; NaN stays NaN. Returns a new DataFrame of the same shape."""
+    if tol < 0:
+        raise ValueError(f"tol must be >= 0, got {tol}")
+    values = matrix.to_numpy(dtype=float, copy=True)
+    for row in values:
+        finite = np.flatnonzero(~np.isnan(row))
+        if len(finite) < 2:
+            continue
+        order = finite[np.argsort(row[finite], kind="stable")]
+        sorted_values = row[order]
+        group_starts = np.concatenate(([True], np.diff(sorted_values) > tol))
+        group = np.cumsum(group_starts) - 1
+        top = np.maximum.reduceat(sorted_values, np.flatnonzero(group_starts))
+        row[order] = top[group]
+    snapped = pd.DataFrame(values, index=matrix.index, columns=matrix.columns)
+    snapped.attrs = dict(matrix.attrs)
+    return snapped
 
 
 def _worst_filled(matrix: pd.DataFrame) -> pd.DataFrame:
@@ -669,15 +704,14 @@ def pairwise_wtl(matrix: pd.DataFrame, tol: float = 0.0) -> pd.DataFrame:
     )
 
 
-def holm_adjust(pvalues: Sequence[float]) -> np.ndarray:
-    """Holm's step-down adjustment of a family of p-values (NaN stays NaN and is not counted)."""
+def holm_adjust(pvalues: Sequence[float], method: str = "holm") -> np.ndarray:
+    """Adjust a family of p-values (``statsmodels.stats.multitest.multipletests``; default Holm's step-down,
+    ``'fdr_bh'`` for Benjamini-Hochberg). NaN stays NaN and is not counted in the family."""
     p = np.asarray(pvalues, dtype=float)
     adjusted = np.full(p.shape, np.nan)
-    finite = np.flatnonzero(~np.isnan(p))
-    order = finite[np.argsort(p[finite], kind="stable")]
-    m = len(order)
-    stepped = (m - np.arange(m)) * p[order]  # (m - i) p_(i) for the i-th smallest, i from 0
-    adjusted[order] = np.minimum(np.maximum.accumulate(stepped), 1.0)
+    finite = ~np.isnan(p)
+    if finite.any():
+        adjusted[finite] = multipletests(p[finite], method=method)[1]
     return adjusted
 
 
@@ -718,12 +752,14 @@ def wilcoxon_holm(
     )
     rows = []
     for a, b in pairs:
-        diff = (values[a] - values[b]).dropna().round(TIE_DECIMALS).to_numpy()
+        diff = _snap_differences((values[a] - values[b]).dropna().to_numpy())
         row = {"loss": a, "opponent": b, "n_datasets": len(diff), "statistic": np.nan, "pvalue": np.nan}
         row["mean_diff"] = 100 * diff.mean() if len(diff) else np.nan
         row["median_diff"] = 100 * np.median(diff) if len(diff) else np.nan
-        if len(diff):
-            result = stats.wilcoxon(diff, zero_method=zero_method, alternative=alternative)
+        if len(diff) >= 2 and not np.all(diff == 0):  # else undefined: one dataset, or no difference at all
+            with warnings.catch_warnings():  # scipy warns that small samples use the normal approximation
+                warnings.simplefilter("ignore", UserWarning)
+                result = stats.wilcoxon(diff, zero_method=zero_method, alternative=alternative)
             row.update(statistic=float(result.statistic), pvalue=float(result.pvalue))
         rows.append(row)
     columns = ["loss", "opponent", "n_datasets", "mean_diff", "median_diff", "statistic", "pvalue"]
@@ -832,3 +868,31 @@ def compare_with_paper(summary: pd.DataFrame, paper_table: pd.DataFrame | None =
     for column in ("net", "how", "tie_method", "n_datasets"):
         comparison[column] = summary[column].iloc[0]
     return comparison
+
+
+# The result object builds on the functions above; imported last so that it can use them.
+from mixbench.analysis.bayes import BayesianResult, bayesian_signed_rank, rank_biserial  # noqa: E402
+from mixbench.analysis.verdict import (  # noqa: E402
+    DEFAULT_ROPE,
+    RunAnalysis,
+    SettingAnalysis,
+    analyse_run,
+    analyse_selected,
+    cliques,
+    nemenyi_posthoc,
+    tuning_audit,
+)
+
+__all__ += [
+    "BayesianResult",
+    "DEFAULT_ROPE",
+    "RunAnalysis",
+    "SettingAnalysis",
+    "analyse_run",
+    "analyse_selected",
+    "bayesian_signed_rank",
+    "cliques",
+    "nemenyi_posthoc",
+    "rank_biserial",
+    "tuning_audit",
+]

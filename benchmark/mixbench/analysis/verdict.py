@@ -1,0 +1,756 @@
+"""Everything a report shows, computed once: ``analyse_run(run) -> RunAnalysis``.
+
+One immutable result object per run (autorank's ``RankResult`` is the model): the renderers of
+``mixbench.report`` (HTML, PDF, Markdown, LaTeX, terminal) only format its fields and compute no statistic.
+
+A *setting* is one (network, label noise) of the run, over the run's split columns (averaged when there are
+several). For every setting and every loss against the baseline, the *verdict* says whether a gain is real
+and whether it matters:
+
+- Bayesian signed-rank test (Benavoli et al. 2017) on seed-averaged accuracies with a region of practical
+  equivalence (``rope``, default 1 pp): P(better), P(equivalent), P(worse), and a decision at ``threshold``;
+- the same decision on each seed alone, and whether the seeds agree;
+- ΔAcc with its percentile-bootstrap interval over datasets, the median difference, the matched-pairs
+  rank-biserial correlation, Wilcoxon's signed-rank p Holm-adjusted over the losses compared;
+- a tuning audit: the share of cells whose selected learning rate is an end of the grid, and whose selected
+  epoch is the last; a loss with most cells at an edge is flagged;
+- one quotable sentence.
+
+The critical-difference diagram of a setting uses one test for both its cliques and its drawn CD
+(``cd_test``: Nemenyi, Demšar 2006, the default; or Conover with Benjamini-Hochberg, the reference study's
+choice, which has no single critical difference), on the ranks of the seed-averaged accuracies; those ranks
+are ``SettingAnalysis.ranks``, the ones every table beside a diagram prints.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scikit_posthocs as sp
+
+from mixbench import analysis as an
+from mixbench.analysis import formatting as fmt
+from mixbench.analysis.bayes import bayesian_signed_rank, decide, rank_biserial
+
+__all__ = [
+    "CD_TESTS",
+    "DEFAULT_ROPE",
+    "RunAnalysis",
+    "SettingAnalysis",
+    "analyse_run",
+    "analyse_selected",
+    "cliques",
+    "nemenyi_posthoc",
+    "tuning_audit",
+]
+
+#: Region of practical equivalence of the verdict: 1 percentage point of accuracy.
+DEFAULT_ROPE = 0.01
+#: Tests a critical-difference diagram can be drawn from.
+CD_TESTS = ("nemenyi", "conover")
+#: A loss whose selected learning rate (or epoch) sits at an edge of the grid in more than this share of its
+#: cells is flagged: its optimum may lie outside what was searched.
+EDGE_SHARE = 0.5
+NET_ORDER = ("linear", "hidden")
+
+
+# --- small pieces ---------------------------------------------------------------------------------------
+def nemenyi_posthoc(matrix: pd.DataFrame) -> pd.DataFrame:
+    """Nemenyi's all-pairs test for the Friedman design (``scikit_posthocs.posthoc_nemenyi_friedman``).
+
+    Two losses differ at level alpha exactly when their mean ranks differ by more than
+    ``nemenyi_cd(k, n, alpha)``: cliques drawn from these p-values agree with the drawn CD.
+    NaN cells rank worst. Returns a symmetric (n_losses x n_losses) DataFrame, NaN where undefined.
+    """
+    values = an._worst_filled(an._check_matrix(matrix, min_losses=2))
+    n, k = values.shape
+    if n < 2:
+        pvalues = np.full((k, k), np.nan)
+        np.fill_diagonal(pvalues, 1.0)
+        return pd.DataFrame(pvalues, index=values.columns.copy(), columns=values.columns.copy())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        pvalues = sp.posthoc_nemenyi_friedman(values.to_numpy())
+    pvalues.index = pvalues.columns = values.columns.copy()
+    pvalues.index.name = pvalues.columns.name = "loss"
+    return pvalues.clip(upper=1.0)
+
+
+def cliques(ranks: pd.Series, pvalues: pd.DataFrame, alpha: float = 0.05) -> list[list[str]]:
+    """Maximal groups of losses, consecutive in rank order, that the test separates nowhere (p >= alpha for
+    every pair inside): the bars of a critical-difference diagram. Single losses are not listed."""
+    order = list(ranks.sort_values(kind="stable").index)
+    found: list[list[str]] = []
+    for i in range(len(order)):
+        j = i
+        while j + 1 < len(order) and all(
+            not (pvalues.loc[a, order[j + 1]] < alpha) for a in order[i : j + 1]
+        ):
+            j += 1
+        group = order[i : j + 1]
+        if len(group) > 1 and not any(set(group) <= set(g) for g in found):
+            found.append(group)
+    return found
+
+
+def tuning_audit(
+    selected: pd.DataFrame, lrs: Sequence[float] | None = None, epochs: int | None = None
+) -> pd.DataFrame:
+    """Where the validation selection landed, per loss: at an end of the learning-rate grid, at the last epoch?
+
+    Parameters
+    ----------
+    selected : DataFrame
+        Selected results with ``loss``, ``lr`` and ``epoch`` (0-based; -1 or NaN lr for a cell without result).
+    lrs : sequence of float, optional
+        The grid searched; default: the learning rates that occur.
+    epochs : int, optional
+        Epochs trained; default: the last selected epoch + 1.
+
+    Returns
+    -------
+    audit : DataFrame, one row per loss
+        ``cells`` (with a result), ``lr_high`` / ``lr_low`` (share at the largest / smallest rate of the grid;
+        NaN for a one-rate grid), ``last_epoch`` (share at the last epoch), ``flag`` ('' or what to widen).
+    """
+    rows = selected[selected["lr"].notna() & (selected["epoch"] >= 0)]
+    grid = sorted(float(v) for v in (lrs if lrs is not None else rows["lr"].unique()))
+    last = (int(epochs) - 1) if epochs else (int(rows["epoch"].max()) if len(rows) else 0)
+    out = []
+    for loss in an.order_losses(selected["loss"].unique()):
+        cells = rows[rows["loss"] == loss]
+        n = len(cells)
+        several = len(grid) > 1
+        high = float(np.isclose(cells["lr"], grid[-1]).mean()) if n and several else np.nan
+        low = float(np.isclose(cells["lr"], grid[0]).mean()) if n and several else np.nan
+        at_last = float((cells["epoch"] == last).mean()) if n else np.nan
+        flags = []
+        if several and n and high > EDGE_SHARE:
+            flags.append(
+                f"the largest learning rate ({grid[-1]:g}) is selected in {fmt.percent(high)} of its cells: "
+                "its optimum may lie above the grid; widen --lrs"
+            )
+        if several and n and low > EDGE_SHARE:
+            flags.append(
+                f"the smallest learning rate ({grid[0]:g}) is selected in {fmt.percent(low)} of its cells: "
+                "its optimum may lie below the grid; widen --lrs"
+            )
+        if n and at_last > EDGE_SHARE:
+            flags.append(
+                f"the last epoch is selected in {fmt.percent(at_last)} of its cells: it may need more "
+                "--epochs"
+            )
+        out.append(
+            {
+                "loss": loss,
+                "cells": n,
+                "lr_high": high,
+                "lr_low": low,
+                "last_epoch": at_last,
+                "flag": "; ".join(flags),
+            }
+        )
+    audit = pd.DataFrame(out, columns=["loss", "cells", "lr_high", "lr_low", "last_epoch", "flag"])
+    audit = audit.set_index("loss")
+    audit.attrs = {"lrs": grid, "last_epoch": last}
+    return audit
+
+
+_DECISION_TEXT = {
+    "better": "better than {b} by more than the {r} pp ROPE (P = {p})",
+    "equivalent": "practically equivalent to {b} at a {r} pp ROPE (P = {p})",
+    "worse": "worse than {b} by more than the {r} pp ROPE (P = {p})",
+    "undecided": "undecided against {b} at a {r} pp ROPE (P(better) = {pb}, P(equivalent) = {pe}, "
+    "P(worse) = {pw})",
+}
+
+
+def _sentence(row: dict, baseline: str, rope_pp: str, seeds: list) -> str:
+    probability = {
+        "better": row["p_better"],
+        "equivalent": row["p_equivalent"],
+        "worse": row["p_worse"],
+    }.get(row["decision"], np.nan)
+    decision = _DECISION_TEXT[row["decision"]].format(
+        b=baseline,
+        r=rope_pp,
+        p=fmt.fixed(probability, 2),
+        pb=fmt.fixed(row["p_better"], 2),
+        pe=fmt.fixed(row["p_equivalent"], 2),
+        pw=fmt.fixed(row["p_worse"], 2),
+    )
+    interval = (
+        f" [{fmt.signed(row['ci_low'])}, {fmt.signed(row['ci_high'])}]" if np.isfinite(row["ci_low"]) else ""
+    )
+    text = f"{row['loss']}: {fmt.signed(row['delta_acc'])} pp{interval}; {decision}"
+    per_seed = row["seed_decisions"]
+    if len(seeds) > 1 and per_seed:
+        values = list(per_seed.values())
+        if len(set(values)) == 1:
+            both = "both seeds" if len(seeds) == 2 else f"all {len(seeds)} seeds"
+            text += f"; {values[0]} on {both} alone"
+        else:
+            text += "; the seeds disagree: " + ", ".join(f"{d} on seed {s}" for s, d in per_seed.items())
+    if np.isfinite(row["wilcoxon_p_holm"]):
+        text += f"; Wilcoxon-Holm p = {fmt.pvalue(row['wilcoxon_p_holm'])}"
+    if row["flag"]:
+        text += f". Tuning flag: {row['flag']}"
+    return text + "."
+
+
+# --- the result objects ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SettingAnalysis:
+    """All statistics of one (network, noise) setting. DataFrames are not to be modified by renderers.
+
+    Attributes
+    ----------
+    net, noise : str
+    label : str
+        How reports name the setting ("linear network", "hidden network, noise symmetric-0.4").
+    losses : list of str
+        Compared, in display order; ``baseline`` is one of them.
+    matrix : DataFrame (n_datasets x n_losses)
+        Seed-averaged test accuracies after the missing-value policy (split-averaged with several splits).
+    by_seed : dict
+        ``{seed: matrix}`` on the same datasets.
+    ranks : Series
+        Mean rank of each loss on ``matrix`` (average ranks, 1 = best): the ranks the CD diagram uses.
+    summaries : dict
+        ``{'per_seed': ..., 'seed_mean': ...}`` from ``summary_table`` (wins, ΔAcc and CI, mean rank).
+    verdict : DataFrame, one row per loss other than the baseline
+        ``n_datasets``, ``delta_acc``, ``ci_low``, ``ci_high``, ``median_diff`` (pp), ``rank_biserial``,
+        ``wilcoxon_p``, ``wilcoxon_p_holm``, ``p_better``, ``p_equivalent``, ``p_worse``, ``decision``,
+        ``seed_decisions`` ({seed: decision}), ``seeds_agree``, ``lr_high``, ``lr_low``, ``last_epoch``,
+        ``flag``, ``sentence``.
+    seed_verdicts : DataFrame
+        One row per (loss, seed): ``p_better``, ``p_equivalent``, ``p_worse``, ``decision``, ``delta_acc``.
+    tuning : DataFrame
+        ``tuning_audit`` of every loss of the setting (baseline included).
+    friedman : DataFrame
+        One row per accuracy variant (``seed mean``, ``seed 60``, ...): ``friedman_test`` and ``nemenyi_cd``.
+    cd : dict
+        Per variant: ``ranks``, ``pvalues`` (of ``cd_test``), ``cd`` (Nemenyi's, or None for Conover),
+        ``cliques``, ``n_datasets``.
+    conover : DataFrame
+        Conover-BH p-values on ``matrix`` (the heat map).
+    wtl, wilcoxon : DataFrame
+        ``pairwise_wtl`` and ``wilcoxon_holm`` (vs baseline) on ``matrix``.
+    profile : DataFrame
+        ``performance_profile`` of ``matrix``.
+    paper : DataFrame or None
+        ``compare_with_paper`` over the six published losses (noise-free UCI settings only), with
+        ``attrs['average_rank_sum']`` (the same ranks with average ties).
+    paper_summary : DataFrame or None
+    per_split : DataFrame or None
+        Mean rank (per seed, averaged) of each loss on each split alone, columns = splits, plus ``mean``;
+        ``attrs['n_datasets']`` per split.
+    per_dataset : DataFrame (every expected dataset x loss)
+        Seed-averaged accuracies before the missing-value policy (NaN = no result).
+    notes : tuple of str
+        Statistics that are undefined for this setting, and why.
+    """
+
+    net: str
+    noise: str
+    label: str
+    losses: list[str]
+    baseline: str
+    matrix: pd.DataFrame
+    by_seed: dict
+    ranks: pd.Series
+    summaries: dict
+    verdict: pd.DataFrame
+    seed_verdicts: pd.DataFrame
+    tuning: pd.DataFrame
+    friedman: pd.DataFrame
+    cd: dict
+    conover: pd.DataFrame
+    wtl: pd.DataFrame
+    wilcoxon: pd.DataFrame
+    profile: pd.DataFrame
+    paper: pd.DataFrame | None
+    paper_summary: pd.DataFrame | None
+    per_split: pd.DataFrame | None
+    per_dataset: pd.DataFrame
+    notes: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """A short identifier (for file names and HTML ids): ``linear``, ``hidden-symmetric-0.4``."""
+        return self.net if self.noise == "none" else f"{self.net}-{self.noise}"
+
+
+@dataclass(frozen=True)
+class RunAnalysis:
+    """The analysis of one run: every setting, and what the run as a whole says.
+
+    Attributes
+    ----------
+    settings : list of SettingAnalysis
+    options : mapping
+        How it was computed: ``baseline``, ``rope``, ``alpha``, ``threshold``, ``cd_test``, ``missing``,
+        ``n_boot``, ``n_samples``, ``random_state``, ``zero_method``.
+    nets, noises, splits, seeds, losses, datasets : list
+        What the run holds (``datasets``: every dataset expected, failed ones included).
+    skipped : list of str
+        Settings with nothing to compare (a single loss).
+    failures, diverged : DataFrame
+        Failed tasks; selected cells flagged diverged.
+    excluded : DataFrame
+        ``net``, ``noise``, ``dataset``, ``reason``: datasets left out of the statistics.
+    config : mapping
+        The run's config.json.
+    curves : DataFrame or None
+        Validation accuracy per epoch of the chosen datasets at the selected learning rate, with a
+        ``selected`` column; None when the run kept no per-epoch records.
+    curve_datasets : list of str
+    curve_reason : str
+    """
+
+    settings: list[SettingAnalysis]
+    options: MappingProxyType
+    nets: list[str]
+    noises: list[str]
+    splits: list
+    seeds: list
+    losses: list[str]
+    datasets: list[str]
+    skipped: list[str]
+    failures: pd.DataFrame
+    diverged: pd.DataFrame
+    excluded: pd.DataFrame
+    config: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    curves: pd.DataFrame | None = None
+    curve_datasets: list[str] = field(default_factory=list)
+    curve_reason: str = ""
+
+    @property
+    def baseline(self) -> str:
+        return self.options["baseline"]
+
+    def verdict_table(self) -> pd.DataFrame:
+        """Every setting's verdict in one tidy table (``net``, ``noise``, ``loss`` and the verdict columns)."""
+        frames = [
+            s.verdict.reset_index().assign(net=s.net, noise=s.noise, baseline=s.baseline)
+            for s in self.settings
+        ]
+        if not frames:
+            return pd.DataFrame()
+        table = pd.concat(frames, ignore_index=True)
+        first = ["net", "noise", "loss", "baseline"]
+        return table[first + [c for c in table.columns if c not in first]]
+
+
+# --- computing it ---------------------------------------------------------------------------------------
+def _order(values, preferred: Sequence[str]) -> list:
+    values = list(dict.fromkeys(values))
+    return [v for v in preferred if v in values] + sorted(v for v in values if v not in preferred)
+
+
+def _noise_order(noises) -> list[str]:
+    return sorted(set(noises), key=lambda n: (n != "none", n))
+
+
+def _config_value(config: dict, name: str):
+    inner = config.get("config") if isinstance(config.get("config"), dict) else {}
+    return inner.get(name, config.get(name))
+
+
+def _variant_cd(matrix: pd.DataFrame, cd_test: str, alpha: float) -> dict:
+    k = matrix.shape[1]
+    n = len(matrix)
+    ranks = an.rank_losses(matrix).mean() if n else pd.Series(np.nan, index=matrix.columns)
+    if n < 2:
+        return {"ranks": ranks, "pvalues": None, "cd": None, "cliques": [], "n_datasets": n}
+    pvalues = nemenyi_posthoc(matrix) if cd_test == "nemenyi" else an.conover_posthoc(matrix)
+    cd = an.nemenyi_cd(k, n, alpha) if cd_test == "nemenyi" else None
+    return {
+        "ranks": ranks,
+        "pvalues": pvalues,
+        "cd": cd,
+        "cliques": cliques(ranks, pvalues.fillna(1.0), alpha),
+        "n_datasets": n,
+    }
+
+
+def _bayes_rows(matrix: pd.DataFrame, baseline: str, options: dict) -> dict[str, dict]:
+    values = an.snap_ties(matrix)
+    out = {}
+    for loss in matrix.columns:
+        if loss == baseline:
+            continue
+        result = bayesian_signed_rank(
+            values[loss].to_numpy(),
+            values[baseline].to_numpy(),
+            rope=options["rope"],
+            n_samples=options["n_samples"],
+            random_state=options["random_state"],
+        )
+        out[loss] = {
+            "p_better": result.p_better,
+            "p_equivalent": result.p_equivalent,
+            "p_worse": result.p_worse,
+            "decision": decide(result.p_better, result.p_equivalent, result.p_worse, options["threshold"]),
+        }
+    return out
+
+
+def _per_split(rows: pd.DataFrame, losses, baseline, datasets, missing) -> pd.DataFrame | None:
+    splits = sorted(rows["split"].unique().tolist())
+    if len(splits) < 2:
+        return None
+    ranks, counts = {}, {}
+    for split in splits:
+        summary = an.summary_table(
+            rows, split=split, datasets=datasets, missing=missing, baseline=baseline, n_boot=0
+        )
+        ranks[split], counts[split] = summary["mean_rank"], int(summary["n_datasets"].iloc[0])
+    table = pd.DataFrame(ranks).reindex(losses)
+    table.attrs = {"n_datasets": counts}
+    return table
+
+
+def _paper(rows, common, options) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    summary = an.summary_table(
+        rows,
+        losses=an.PAPER_LOSSES,
+        how="per_seed",
+        tie_method="min",
+        baseline="CE",
+        n_boot=options["n_boot"],
+        random_state=options["random_state"],
+        **common,
+    )
+    comparison = an.compare_with_paper(summary)
+    by_seed = an.per_seed_matrices(rows, losses=an.PAPER_LOSSES, **common)
+    average = sum(an.rank_losses(m.dropna(), "average").mean() for m in by_seed.values()) / len(by_seed)
+    comparison.attrs = {"average_rank_sum": float(average.sum())}
+    return comparison, summary
+
+
+def _analyse_setting(
+    rows: pd.DataFrame,
+    *,
+    net: str,
+    noise: str,
+    label: str,
+    losses: list[str],
+    baseline: str,
+    split,
+    datasets: list[str],
+    options: dict,
+    lrs,
+    epochs,
+    paper_nets: set,
+) -> SettingAnalysis:
+    missing = options["missing"]
+    common = dict(net=net, noise=noise, split=split, datasets=datasets, missing=missing)
+    by_seed = an.per_seed_matrices(rows, **common)
+    matrix = an.accuracy_matrix(rows, seed="mean", **common)
+    notes = []
+    n = len(matrix)
+    k = len(losses)
+    if n == 0:
+        raise ValueError(f"{label}: no dataset is left after the missing={missing!r} policy")
+    summaries = {
+        how: an.summary_table(
+            rows,
+            how=how,
+            baseline=baseline,
+            n_boot=options["n_boot"],
+            random_state=options["random_state"],
+            **common,
+        )
+        for how in ("per_seed", "seed_mean")
+    }
+    if n < 2:
+        notes.append(
+            f"only {n} dataset: rank tests (Friedman, post-hoc, Wilcoxon) and bootstrap intervals are "
+            "undefined; the Bayesian test then rests on one difference and the prior"
+        )
+    if k < 3:
+        notes.append(f"{k} losses: the Friedman test needs at least three")
+    # Friedman and the CD diagram on each accuracy variant (seed mean first).
+    variants = {"seed mean": matrix} | {f"seed {s}": m for s, m in by_seed.items()}
+    friedman_rows, cd = [], {}
+    for which, m in variants.items():
+        f = an.friedman_test(m) if k >= 3 else pd.Series(dtype=float)
+        cd[which] = _variant_cd(m, options["cd_test"], options["alpha"])
+        friedman_rows.append(
+            {
+                "variant": which,
+                "n_datasets": len(m),
+                "n_losses": k,
+                "statistic": f.get("statistic", np.nan),
+                "pvalue": f.get("pvalue", np.nan),
+                "iman_davenport_f": f.get("iman_davenport_f", np.nan),
+                "iman_davenport_pvalue": f.get("iman_davenport_pvalue", np.nan),
+                "nemenyi_cd": an.nemenyi_cd(k, max(len(m), 1), options["alpha"]),
+            }
+        )
+    friedman = pd.DataFrame(friedman_rows).set_index("variant")
+    wilcoxon = an.wilcoxon_holm(matrix, baseline=baseline, zero_method=options["zero_method"])
+    tuning = tuning_audit(rows, lrs, epochs)
+    overall = _bayes_rows(matrix, baseline, options)
+    per_seed = {seed: _bayes_rows(m, baseline, options) for seed, m in by_seed.items()}
+    seed_rows = []
+    for seed, m in by_seed.items():
+        for loss, result in per_seed[seed].items():
+            delta = 100 * (m[loss] - m[baseline]).mean()
+            seed_rows.append({"loss": loss, "seed": seed, **result, "delta_acc": delta})
+    seed_verdicts = pd.DataFrame(
+        seed_rows, columns=["loss", "seed", "p_better", "p_equivalent", "p_worse", "decision", "delta_acc"]
+    )
+    delta = summaries["seed_mean"]
+    tests = wilcoxon.set_index("loss")
+    snapped = an.snap_ties(matrix)
+    rope_pp = fmt.fixed(100 * options["rope"], 2).rstrip("0").rstrip(".")
+    verdict_rows = []
+    for loss in losses:
+        if loss == baseline:
+            continue
+        seed_decisions = {seed: per_seed[seed][loss]["decision"] for seed in by_seed}
+        row = {
+            "loss": loss,
+            "n_datasets": int(delta.loc[loss, "n_delta"]),
+            "delta_acc": float(delta.loc[loss, "delta_acc"]),
+            "ci_low": float(delta.loc[loss, "delta_ci_low"]),
+            "ci_high": float(delta.loc[loss, "delta_ci_high"]),
+            "median_diff": float(tests.loc[loss, "median_diff"]),
+            "rank_biserial": rank_biserial(snapped[loss].to_numpy(), snapped[baseline].to_numpy()),
+            "wilcoxon_p": float(tests.loc[loss, "pvalue"]),
+            "wilcoxon_p_holm": float(tests.loc[loss, "pvalue_holm"]),
+            **overall[loss],
+            "seed_decisions": seed_decisions,
+            "seeds_agree": len(set(seed_decisions.values())) <= 1,
+            "lr_high": float(tuning.loc[loss, "lr_high"]),
+            "lr_low": float(tuning.loc[loss, "lr_low"]),
+            "last_epoch": float(tuning.loc[loss, "last_epoch"]),
+            "flag": tuning.loc[loss, "flag"],
+        }
+        row["sentence"] = _sentence(row, baseline, rope_pp, list(by_seed))
+        verdict_rows.append(row)
+    verdict = pd.DataFrame(verdict_rows)
+    verdict = verdict.set_index("loss") if len(verdict) else verdict
+    paper = paper_summary = None
+    if noise == "none" and net in paper_nets and set(an.PAPER_LOSSES) <= set(losses) and n >= 1:
+        paper, paper_summary = _paper(rows, common, options)
+    per_dataset = an.accuracy_matrix(
+        rows, net=net, noise=noise, split=split, seed="mean", missing="worst", datasets=datasets
+    ).reindex(index=datasets, columns=losses)
+    return SettingAnalysis(
+        net=net,
+        noise=noise,
+        label=label,
+        losses=losses,
+        baseline=baseline,
+        matrix=matrix,
+        by_seed=by_seed,
+        ranks=cd["seed mean"]["ranks"],
+        summaries=summaries,
+        verdict=verdict,
+        seed_verdicts=seed_verdicts,
+        tuning=tuning,
+        friedman=friedman,
+        cd=cd,
+        conover=an.conover_posthoc(matrix),
+        wtl=an.pairwise_wtl(matrix),
+        wilcoxon=wilcoxon,
+        profile=an.performance_profile(matrix),
+        paper=paper,
+        paper_summary=paper_summary,
+        per_split=_per_split(rows, losses, baseline, datasets, missing),
+        per_dataset=per_dataset,
+        notes=tuple(notes),
+    )
+
+
+def _curves(epochs, selected, settings, seeds, splits, noises, nets, curve_datasets):
+    if epochs is None or len(epochs) == 0:
+        return None, [], "the run kept no per-epoch records"
+    if curve_datasets:
+        chosen, reason = list(curve_datasets), "chosen by the caller"
+    elif settings:
+        m = settings[0].matrix
+        spread = (m.max(axis=1) - m.min(axis=1)).sort_values(ascending=False, kind="stable")
+        chosen, reason = list(spread.index[:4]), "where the losses' accuracies differ most"
+    else:
+        return None, [], "nothing to compare"
+    chosen = [d for d in chosen if d in set(epochs["dataset"])]
+    if not chosen:
+        return None, [], "none of the chosen datasets has per-epoch records"
+    keys = ["dataset", "net", "split", "noise", "loss", "seed"]
+    picks = selected[
+        selected["dataset"].isin(chosen)
+        & (selected["seed"] == seeds[0])
+        & (selected["split"] == splits[0])
+        & (selected["noise"] == noises[0])
+    ][[*keys, "lr", "epoch"]].rename(columns={"epoch": "selected_epoch"})
+    curves = epochs[epochs["dataset"].isin(chosen)].merge(picks, on=[*keys, "lr"], how="inner")
+    curves = curves.assign(selected=curves["epoch"] == curves["selected_epoch"])
+    return curves, chosen, reason
+
+
+def analyse_selected(
+    selected: pd.DataFrame,
+    *,
+    failures: pd.DataFrame | None = None,
+    config: dict | None = None,
+    epochs: pd.DataFrame | None = None,
+    baseline: str | None = None,
+    rope: float = DEFAULT_ROPE,
+    alpha: float = 0.05,
+    threshold: float = 0.95,
+    cd_test: str = "nemenyi",
+    missing: str = "exclude",
+    n_boot: int = 10_000,
+    n_samples: int = 50_000,
+    random_state: int = 0,
+    zero_method: str = "zsplit",
+    curve_datasets: Sequence[str] | None = None,
+) -> RunAnalysis:
+    """The whole analysis of selected results (see ``analyse_run`` for the parameters)."""
+    if cd_test not in CD_TESTS:
+        raise ValueError(f"cd_test={cd_test!r}; use one of {CD_TESTS}")
+    if not 0 <= rope < 1:
+        raise ValueError(f"rope is a fraction of accuracy in [0, 1) (0.01 = 1 pp), got {rope}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    an._check_policy(missing)
+    config = dict(config or {})
+    failures = (
+        failures
+        if failures is not None and len(failures)
+        else pd.DataFrame(columns=["dataset", "net", "split", "noise", "error"])
+    )
+    if len(selected) == 0:
+        raise ValueError("the run holds no selected results yet: nothing to analyse")
+    nets = _order(selected["net"].unique(), NET_ORDER)
+    noises = _noise_order(selected["noise"].unique())
+    splits = sorted(selected["split"].unique().tolist())
+    seeds = sorted(selected["seed"].unique().tolist())
+    split: Hashable | None = "mean" if len(splits) > 1 else None
+    datasets = sorted(set(selected["dataset"]) | set(failures["dataset"]))
+    losses_all = an.order_losses(selected["loss"].unique())
+    if baseline is None:
+        baseline = "CE" if "CE" in losses_all else losses_all[0]
+    elif baseline not in losses_all:
+        raise ValueError(f"baseline {baseline!r} is not among the run's losses {losses_all}; pass --baseline")
+    options = dict(
+        baseline=baseline,
+        rope=float(rope),
+        alpha=float(alpha),
+        threshold=float(threshold),
+        cd_test=cd_test,
+        missing=missing,
+        n_boot=int(n_boot),
+        n_samples=int(n_samples),
+        random_state=int(random_state),
+        zero_method=zero_method,
+    )
+    paper_nets = (
+        set(an.load_paper_table()["net"]) if _config_value(config, "suite") in (None, "uci121") else set()
+    )
+    lrs = _config_value(config, "lrs")
+    epochs_n = _config_value(config, "epochs")
+    settings, skipped = [], []
+    several_noises = len(noises) > 1
+    for noise in noises:
+        for net in nets:
+            rows = selected[(selected["net"] == net) & (selected["noise"] == noise)]
+            if rows.empty:
+                continue
+            label = f"{net} network" + (f", noise {noise}" if several_noises else "")
+            losses = an.order_losses(rows["loss"].unique())
+            if len(losses) < 2:
+                skipped.append(f"{label}: only the loss {losses[0]}, nothing to compare")
+                continue
+            own_baseline = baseline if baseline in losses else losses[0]
+            settings.append(
+                _analyse_setting(
+                    rows,
+                    net=net,
+                    noise=noise,
+                    label=label,
+                    losses=losses,
+                    baseline=own_baseline,
+                    split=split,
+                    datasets=datasets,
+                    options=options,
+                    lrs=lrs,
+                    epochs=epochs_n,
+                    paper_nets=paper_nets,
+                )
+            )
+    excluded = pd.DataFrame(
+        [
+            {"net": s.net, "noise": s.noise, "dataset": d, "reason": r}
+            for s in settings
+            for d, r in s.matrix.attrs.get("excluded", {}).items()
+        ],
+        columns=["net", "noise", "dataset", "reason"],
+    )
+    diverged = (
+        selected[selected["diverged"].fillna(False).astype(bool)] if "diverged" in selected else selected[:0]
+    )
+    curves, chosen, reason = _curves(epochs, selected, settings, seeds, splits, noises, nets, curve_datasets)
+    return RunAnalysis(
+        settings=settings,
+        options=MappingProxyType(options),
+        nets=nets,
+        noises=noises,
+        splits=splits,
+        seeds=seeds,
+        losses=losses_all,
+        datasets=datasets,
+        skipped=skipped,
+        failures=failures,
+        diverged=diverged,
+        excluded=excluded,
+        config=MappingProxyType(config),
+        curves=curves,
+        curve_datasets=chosen,
+        curve_reason=reason,
+    )
+
+
+def analyse_run(run: Any, **options) -> RunAnalysis:
+    """The whole analysis of a run, computed once.
+
+    Parameters
+    ----------
+    run : RunResults
+        ``mixbench.results.load(run_dir)``: ``selected``, ``failures``, ``config``, ``epochs``.
+    baseline : str, optional
+        The loss every other is judged against (default ``'CE'`` when present).
+    rope : float
+        Region of practical equivalence, a fraction of accuracy (default 0.01 = 1 pp).
+    alpha : float
+        Level of the frequentist tests (Wilcoxon-Holm, the CD diagram's test).
+    threshold : float
+        Posterior probability at which the Bayesian test decides (default 0.95).
+    cd_test : {'nemenyi', 'conover'}
+        The test of the critical-difference diagrams (cliques and CD alike).
+    missing : {'exclude', 'worst'}
+        Missing-value policy (``accuracy_matrix``).
+    n_boot, n_samples, random_state
+        Bootstrap resamples, Bayesian posterior samples, and the seed of both (same run, same numbers).
+    zero_method : str
+        Wilcoxon's handling of zero differences (default 'zsplit', Demšar 2006).
+    curve_datasets : sequence of str, optional
+        Datasets for the learning curves (default: where the losses differ most).
+    """
+    return analyse_selected(
+        run.selected,
+        failures=getattr(run, "failures", None),
+        config=getattr(run, "config", None),
+        epochs=getattr(run, "epochs", None),
+        **options,
+    )
