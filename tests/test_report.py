@@ -404,7 +404,7 @@ def test_report_of_a_real_toy_run(tmp_path):
     argv = ["run", "--suite", "toy", "--datasets", "iris,wine", "--nets", "linear", "--epochs", "3"]
     argv += ["--losses", "CE,EL,Focal,Sigmoid-MSE", "--eval-batch", "16"]
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        cli.main([*argv, "--n-jobs", "1", "--out", str(run_dir), "--no-progress"])
+        cli.main([*argv, "--n-jobs", "1", "--out", str(run_dir), "--no-progress", "--no-report"])
     real = load(run_dir)
     assert set(real.selected["dataset"]) == {"iris", "wine"} and real.epochs is not None
     summary = an.summary_table(real.selected, how="seed_mean", n_boot=200, random_state=0)

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 import tomllib
-import types
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +36,10 @@ SMALL = ["--datasets", "iris,wine", "--losses", "CE", "--lrs", "0.01,0.001", "--
 
 
 def mixbench(*argv: str) -> tuple[int, str, str]:
-    """Run ``mixbench`` in this process; returns (exit code, stdout, stderr)."""
+    """Run ``mixbench`` in this process; returns (exit code, stdout, stderr). A run writes no report unless
+    the test asks for one with ``--report``."""
+    if argv and argv[0] == "run" and "--report" not in argv:
+        argv = (*argv, "--no-report")
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
@@ -61,7 +63,7 @@ def start_subprocess(args: list[str], cwd: Path) -> subprocess.Popen:
     # A session of its own, so signals can go to the whole process group (parent and loky workers) as a
     # terminal's Ctrl-C or a job killer would send them.
     return subprocess.Popen(
-        [sys.executable, "-m", "mixbench", "run", "--no-progress", *args],
+        [sys.executable, "-m", "mixbench", "run", "--no-progress", "--no-report", *args],
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -442,24 +444,28 @@ def test_a_malformed_dataset_fails_its_own_tasks_and_the_others_finish(uci_pair,
     assert len(run.failures) == 0 and set(run.selected["dataset"]) == {"acute-inflammation", "balloons"}
 
 
-def test_report_flag_renders_the_report_of_the_run(tmp_path, monkeypatch):
-    calls = []
-    fake = types.ModuleType("mixbench.report")
+def test_a_finished_run_prints_its_verdict_and_writes_its_report(tmp_path, monkeypatch):
+    from mixbench import data
 
-    def render_report(run, out_dir, **kwargs):
-        calls.append((run, Path(out_dir)))
-        return {"html": Path(out_dir) / "report.html"}
-
-    fake.render_report = render_report
-    monkeypatch.setitem(sys.modules, "mixbench.report", fake)
+    monkeypatch.setattr(data, "repo_root", lambda: tmp_path)  # reports/ of a checkout in tmp
     out = tmp_path / "my-run"
-    code, stdout, _ = mixbench(
-        "run", *SMALL, "--datasets", "iris", "--n-jobs", "1", "--out", str(out), "--report"
-    )
-    assert code == 0
-    ((run, target),) = calls
-    assert run.path == out and len(run.selected) == 2 and target.name == "my-run"
-    assert f"report (html): {target / 'report.html'}" in stdout
+    grid = ["--suite", "toy", "--datasets", "iris,wine", "--losses", "CE,EL", "--lrs", "0.01,0.001"]
+    grid += ["--epochs", "2"]
+    code, stdout, stderr = mixbench("run", *grid, "--n-jobs", "1", "--out", str(out), "--report")
+    assert code == 0, stderr
+    report = tmp_path / "reports" / "my-run" / "report.html"
+    assert report.is_file() and f"report: {report}" in stdout
+    assert not (report.parent / "report.pdf").exists()  # the PDF is `mixbench report`'s
+    # The verdict table of each network, after the run's summary.
+    verdict = stdout.split("Verdict against CE", 1)[1]
+    for line in ("linear network (2 datasets)", "hidden network (2 datasets)"):
+        assert line in verdict
+    assert "EL " in verdict and ("equivalent" in verdict or "undecided" in verdict or "worse" in verdict)
+    # --no-report: the verdict, no report.
+    other = tmp_path / "other-run"
+    code, stdout, _ = mixbench("run", *grid, "--n-jobs", "1", "--out", str(other))
+    assert code == 0 and "Verdict against CE" in stdout
+    assert not (tmp_path / "reports" / "other-run").exists()
 
 
 def test_help_explains_the_options_and_the_dask_cluster():

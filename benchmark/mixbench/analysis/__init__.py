@@ -18,9 +18,11 @@ Conventions
   is dropped silently: ``accuracy_matrix`` either excludes the dataset (``missing="exclude"``) or keeps the
   NaN so that it counts as the worst rank (``missing="worst"``), and records which datasets it excluded in
   ``matrix.attrs["excluded"]``. Each function below says how it treats a NaN that reaches it.
-- Ties: accuracies within ``TIE_TOL`` (1e-9) of each other on a dataset tie exactly: every rank-based statistic
+- Ties: accuracies within ``TIE_TOL`` (1e-9) of each other on a dataset tie exactly: every rank-based
+statistic
   first snaps each such group to one value (``snap_ties``), so two values that differ only by floating-point
-  rounding (e.g. the means over two seeds of 3/4 + 1/4 and 2/4 + 2/4) tie, whichever side of a rounding boundary
+  rounding (e.g. the means over two seeds of 3/4 + 1/4 and 2/4 + 2/4) tie, whichever side of a rounding
+  boundary
   they fall. Accuracies of different numbers of correct rows differ by far more (1/n_test).
 """
 
@@ -58,6 +60,8 @@ __all__ = [
     "wilcoxon_holm",
     "performance_profile",
     "load_paper_table",
+    "noise_robustness",
+    "changed_cells",
     "compare_with_paper",
 ]
 
@@ -800,6 +804,57 @@ def performance_profile(matrix: pd.DataFrame, taus: Sequence[float] | None = Non
         reached = acc[None, :, :] >= taus[:, None, None] * best[None, :, None] - 1e-12
     fraction = reached.mean(axis=1)  # NaN >= x is False: a missing cell never counts
     return pd.DataFrame(fraction, index=pd.Index(taus, name="tau"), columns=values.columns)
+
+
+# --- comparing runs ---------------------------------------------------------------------------------
+def noise_robustness(clean: pd.DataFrame, noisy: pd.DataFrame, baseline: str = "CE") -> pd.DataFrame:
+    """Accuracy lost to label noise per loss, and whether a loss loses less than the baseline.
+
+    Parameters
+    ----------
+    clean, noisy : DataFrame (n_datasets x n_losses)
+        Seed-averaged accuracy matrices of the same network without and with noise; the datasets and losses
+        both hold are compared.
+    baseline : str
+
+    Returns
+    -------
+    robustness : DataFrame, one row per loss
+        ``clean`` and ``noisy`` (mean accuracy, %), ``drop`` (pp), ``drop_minus_baseline`` (pp; negative: the
+        loss loses less), ``pvalue_holm`` (Wilcoxon signed-rank of the loss's drop against the baseline's,
+        Holm-adjusted; NaN for the baseline), ``n_datasets``.
+    """
+    common = clean.index.intersection(noisy.index)
+    losses = [loss for loss in clean.columns if loss in noisy.columns]
+    if baseline not in losses:
+        raise ValueError(f"baseline {baseline!r} is not in both matrices ({losses})")
+    drop = (clean.loc[common, losses] - noisy.loc[common, losses]) * 100
+    # "loss - baseline" > 0 on -drop means the loss lost less accuracy than the baseline.
+    tests = wilcoxon_holm(-drop / 100, baseline=baseline).set_index("loss")
+    out = pd.DataFrame(
+        {
+            "clean": clean.loc[common, losses].mean() * 100,
+            "noisy": noisy.loc[common, losses].mean() * 100,
+            "drop": drop.mean(),
+            "drop_minus_baseline": drop.mean() - drop[baseline].mean(),
+            "pvalue_holm": tests["pvalue_holm"].reindex(losses),
+        }
+    )
+    out.index.name = "loss"
+    out["n_datasets"] = len(common)
+    return out
+
+
+def changed_cells(first: pd.DataFrame, second: pd.DataFrame, metric: str = "test_acc") -> pd.DataFrame:
+    """Cells (one selected-results key) whose ``metric`` differs between two runs of the same grid.
+
+    Returns the merged rows that differ by more than ``TIE_TOL`` (columns ``<metric>_first`` and
+    ``<metric>_second``); ``attrs['n_cells']`` is the number of cells compared.
+    """
+    both = first.merge(second, on=list(KEY_COLUMNS), suffixes=("_first", "_second"), validate="one_to_one")
+    moved = both[(both[f"{metric}_first"] - both[f"{metric}_second"]).abs() > TIE_TOL]
+    moved.attrs = {"n_cells": len(both)}
+    return moved
 
 
 # --- the published table ----------------------------------------------------------------------------

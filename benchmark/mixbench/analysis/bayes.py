@@ -3,7 +3,8 @@
 ``bayesian_signed_rank`` is the test of Benavoli, Corani, Demšar & Zaffalon (2017, "Time for a change: a
 tutorial for comparing multiple classifiers through Bayesian analysis", JMLR 18(77)), with a region of
 practical equivalence (ROPE). It draws the same Dirichlet-process posterior as ``baycomp.SignedRankTest``
-(the authors' reference implementation: prior pseudo-observation 0 with weight 0.5, ``numpy.random.RandomState``
+(the authors' reference implementation: prior pseudo-observation 0 with weight 0.5,
+``numpy.random.RandomState``
 draws), but evaluates all samples at once with one matrix product instead of a Python loop, which makes it
 about 100x faster for 120 datasets; the test suite checks it against baycomp itself.
 """
@@ -75,7 +76,8 @@ def bayesian_signed_rank(
     n_samples : int
         Posterior samples.
     random_state : int or None
-        Seed of the draws; a given seed reproduces baycomp's ``SignedRankTest`` with ``random_state`` the same.
+        Seed of the draws; a given seed reproduces baycomp's ``SignedRankTest`` with ``random_state`` the
+        same.
 
     Returns
     -------

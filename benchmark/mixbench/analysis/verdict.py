@@ -102,12 +102,14 @@ def cliques(ranks: pd.Series, pvalues: pd.DataFrame, alpha: float = 0.05) -> lis
 def tuning_audit(
     selected: pd.DataFrame, lrs: Sequence[float] | None = None, epochs: int | None = None
 ) -> pd.DataFrame:
-    """Where the validation selection landed, per loss: at an end of the learning-rate grid, at the last epoch?
+    """Where the validation selection landed, per loss: at an end of the learning-rate grid, at the last
+    epoch?
 
     Parameters
     ----------
     selected : DataFrame
-        Selected results with ``loss``, ``lr`` and ``epoch`` (0-based; -1 or NaN lr for a cell without result).
+        Selected results with ``loss``, ``lr`` and ``epoch`` (0-based; -1 or NaN lr for a cell without
+        result).
     lrs : sequence of float, optional
         The grid searched; default: the learning rates that occur.
     epochs : int, optional
@@ -133,19 +135,16 @@ def tuning_audit(
         flags = []
         if several and n and high > EDGE_SHARE:
             flags.append(
-                f"the largest learning rate ({grid[-1]:g}) is selected in {fmt.percent(high)} of its cells: "
-                "its optimum may lie above the grid; widen --lrs"
+                f"lr {grid[-1]:g}, the largest of the grid, in {fmt.percent(high)} of its cells: its optimum "
+                "may lie above the grid (widen --lrs)"
             )
         if several and n and low > EDGE_SHARE:
             flags.append(
-                f"the smallest learning rate ({grid[0]:g}) is selected in {fmt.percent(low)} of its cells: "
-                "its optimum may lie below the grid; widen --lrs"
+                f"lr {grid[0]:g}, the smallest of the grid, in {fmt.percent(low)} of its cells: its optimum "
+                "may lie below the grid (widen --lrs)"
             )
         if n and at_last > EDGE_SHARE:
-            flags.append(
-                f"the last epoch is selected in {fmt.percent(at_last)} of its cells: it may need more "
-                "--epochs"
-            )
+            flags.append(f"the last epoch in {fmt.percent(at_last)} of its cells: it may need more --epochs")
         out.append(
             {
                 "loss": loss,
@@ -249,8 +248,8 @@ class SettingAnalysis:
         ``attrs['average_rank_sum']`` (the same ranks with average ties).
     paper_summary : DataFrame or None
     per_split : DataFrame or None
-        Mean rank (per seed, averaged) of each loss on each split alone, columns = splits, plus ``mean``;
-        ``attrs['n_datasets']`` per split.
+        Mean rank (per seed, averaged) of each loss on each split alone, one column per split, then
+        ``mean`` (over the splits); ``attrs['splits']``, and ``attrs['n_datasets']`` per split.
     per_dataset : DataFrame (every expected dataset x loss)
         Seed-averaged accuracies before the missing-value policy (NaN = no result).
     notes : tuple of str
@@ -336,7 +335,8 @@ class RunAnalysis:
         return self.options["baseline"]
 
     def verdict_table(self) -> pd.DataFrame:
-        """Every setting's verdict in one tidy table (``net``, ``noise``, ``loss`` and the verdict columns)."""
+        """Every setting's verdict in one tidy table (``net``, ``noise``, ``loss`` and the verdict
+        columns)."""
         frames = [
             s.verdict.reset_index().assign(net=s.net, noise=s.noise, baseline=s.baseline)
             for s in self.settings
@@ -413,7 +413,8 @@ def _per_split(rows: pd.DataFrame, losses, baseline, datasets, missing) -> pd.Da
         )
         ranks[split], counts[split] = summary["mean_rank"], int(summary["n_datasets"].iloc[0])
     table = pd.DataFrame(ranks).reindex(losses)
-    table.attrs = {"n_datasets": counts}
+    table["mean"] = table.mean(axis=1)
+    table.attrs = {"n_datasets": counts, "splits": splits}
     return table
 
 

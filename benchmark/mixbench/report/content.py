@@ -44,12 +44,12 @@ from mixbench.report.model import (
 
 _PER_SEED_NOTE = (
     "'Per seed, averaged' (statistics computed on each seed, then averaged) is our assumption about how the "
-    "reference study aggregated its two seeds: its code has no analysis step, and its whole-number win counts "
-    "are rarely what per-seed averaging gives."
+    "reference study aggregated its two seeds: its code has no analysis step, and its whole-number win "
+    "counts are rarely what per-seed averaging gives."
 )
 _CD_TEST_TEXT = {
-    "nemenyi": "Nemenyi's test (Demšar 2006): bars join losses whose mean ranks differ by less than the drawn "
-    "critical difference CD, the family-wise error rate held at alpha = {alpha}",
+    "nemenyi": "Nemenyi's test (Demšar 2006): bars join losses whose mean ranks differ by less than "
+    "the drawn critical difference CD, the family-wise error rate held at alpha = {alpha}",
     "conover": "Conover's test with Benjamini-Hochberg adjustment (the reference study's choice; a "
     "false-discovery rate, not a family-wise one, and without a single critical difference, so no CD is "
     "drawn): bars join losses it does not separate at alpha = {alpha}",
@@ -157,12 +157,15 @@ def _provenance_section(analysis: RunAnalysis, run_name: str, has_epochs: bool) 
         ["Per-epoch records", "available" if has_epochs else "not kept"],
         [
             "Reference protocol",
-            "PROTOCOL.md, shipped with mixbench (mixbench/resources/PROTOCOL.md): what the reference code does "
+            "PROTOCOL.md, shipped with mixbench (mixbench/resources/PROTOCOL.md): what the reference "
+            "code does "
             "and where mixbench differs on purpose",
         ],
     ]
     blocks: list = [
-        Table("Overview", ["Item", "Value"], overview, align=["l", "l"], pdf_max_chars=90, table_id="overview")
+        Table(
+            "Overview", ["Item", "Value"], overview, align=["l", "l"], pdf_max_chars=90, table_id="overview"
+        )
     ]
     run_versions = _find(config, ("versions",))
     if isinstance(run_versions, dict):
@@ -217,7 +220,6 @@ def verdict_rows(setting: SettingAnalysis) -> tuple[list[str], list[list[str]], 
         "P(better / equiv. / worse)",
         "Per seed",
         "ΔAcc (pp) [95% CI]",
-        "Median (pp)",
         "r",
         "Wilcoxon p (Holm)",
         "Mean rank",
@@ -230,20 +232,8 @@ def verdict_rows(setting: SettingAnalysis) -> tuple[list[str], list[list[str]], 
         pct = an.formatting.percent
         return f"{pct(audit['lr_high'])} / {pct(audit['last_epoch'])}" + (" ⚑" if audit["flag"] else "")
 
-    rows = [
-        [
-            setting.baseline,
-            "baseline",
-            "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            _num(ranks[setting.baseline]),
-            tuning(setting.baseline),
-        ]
-    ]
+    blank = [""] * 5  # the baseline has no comparison with itself
+    rows = [[setting.baseline, "baseline", *blank, _num(ranks[setting.baseline]), tuning(setting.baseline)]]
     bold = [[False] * len(columns)]
     for loss, r in setting.verdict.iterrows():
         probabilities = " / ".join(_num(r[c]) for c in ("p_better", "p_equivalent", "p_worse"))
@@ -254,7 +244,6 @@ def verdict_rows(setting: SettingAnalysis) -> tuple[list[str], list[list[str]], 
                 probabilities,
                 _per_seed_cell(r["seed_decisions"]),
                 f"{_signed(r['delta_acc'])} [{_signed(r['ci_low'])}, {_signed(r['ci_high'])}]",
-                _signed(r["median_diff"]),
                 _signed(r["rank_biserial"]),
                 _pval(r["wilcoxon_p_holm"]),
                 _num(ranks[loss]),
@@ -271,7 +260,8 @@ def _verdict_section(analysis: RunAnalysis) -> Section:
     blocks: list = [
         Paragraph(
             f"Each loss against {analysis.baseline}. The verdict is the Bayesian signed-rank test "
-            f"(Benavoli et al. 2017) on seed-averaged test accuracies over datasets, with a region of practical "
+            "(Benavoli et al. 2017) on seed-averaged test accuracies over datasets, with a region of "
+            "practical "
             f"equivalence (ROPE) of {_rope_text(analysis)} pp: 'better' or 'worse' when the posterior "
             f"probability that the loss is ahead or behind by more than the ROPE reaches "
             f"{options['threshold']:g}, 'equivalent' when the probability that the difference lies within "
@@ -292,7 +282,6 @@ def _verdict_section(analysis: RunAnalysis) -> Section:
             blocks.append(Paragraph(f"Note: {note}.", "note"))
         if setting.verdict.empty:
             continue
-        blocks += [Paragraph(sentence, "li") for sentence in setting.verdict["sentence"]]
         columns, rows, bold = verdict_rows(setting)
         n = len(setting.matrix)
         blocks.append(
@@ -303,7 +292,8 @@ def _verdict_section(analysis: RunAnalysis) -> Section:
                 f"{n} datasets; ROPE {_rope_text(analysis)} pp; decision at P >= {options['threshold']:g}; "
                 f"{options['n_samples']} posterior samples, seed {options['random_state']}. ΔAcc: mean "
                 f"difference in percentage points with a 95% percentile-bootstrap interval over datasets "
-                f"({options['n_boot']} resamples); Median: median difference; r: matched-pairs rank-biserial "
+                f"({options['n_boot']} resamples; the median difference is in the Wilcoxon table); r: "
+                "matched-pairs rank-biserial "
                 f"correlation (+1: ahead on every dataset that differs); Wilcoxon signed-rank p, zero "
                 f"differences handled by '{options['zero_method']}', Holm-adjusted over the "
                 f"{len(setting.verdict)} losses. Mean rank: average ranks of the seed-averaged accuracies "
@@ -311,12 +301,12 @@ def _verdict_section(analysis: RunAnalysis) -> Section:
                 "whose selected learning rate is the largest of the grid, and whose selected epoch is the "
                 "last; ⚑ where most cells sit at an edge of the grid (see the tuning audit).",
                 bold=bold,
-                align=["l", "l", "r", "l", "r", "r", "r", "r", "r", "r"],
+                align=["l", "l", "r", "l", "r", "r", "r", "r", "r"],
                 table_id=f"verdict-{setting.key}",
-                pdf_skip_columns=(5,),
                 pdf_max_chars=30,
             )
         )
+        blocks += [Paragraph(sentence, "li") for sentence in setting.verdict["sentence"]]
         blocks.append(_cd_plot(analysis, setting, ["seed mean"], colors, f"verdict-cd-{setting.key}"))
     return Section("verdict", "Verdict", blocks)
 
@@ -429,7 +419,8 @@ def _summary_section(analysis: RunAnalysis) -> Section:
             f"accuracies within 1e-9 tie), ΔAcc (mean over datasets of the loss's test accuracy minus "
             f"{analysis.baseline}'s, in percentage points, with a 95% percentile-bootstrap interval over "
             f"datasets, {analysis.options['n_boot']} resamples) and mean rank. Best value of each column in "
-            f"bold. Test accuracy at the validation-selected learning rate and epoch; {_split_note(analysis)}. "
+            "bold. Test accuracy at the validation-selected learning rate and epoch; "
+            f"{_split_note(analysis)}. "
             f"{_PER_SEED_NOTE}"
         )
     ]
@@ -476,7 +467,7 @@ def _per_split_tables(analysis: RunAnalysis) -> list:
         table = setting.per_split
         if table is None:
             continue
-        splits = list(table.columns)
+        splits = table.attrs["splits"]
         mean = setting.summaries["per_seed"]["mean_rank"]
         best = table.min()
         rows = [
@@ -575,7 +566,8 @@ def _tests_section(analysis: RunAnalysis) -> Section:
     blocks: list = [
         Paragraph(
             "Friedman rank-sum test of 'all losses perform alike' over datasets, with the Iman-Davenport F "
-            "variant (less conservative). Critical-difference diagrams on the seed-averaged accuracies and on "
+            "variant (less conservative). Critical-difference diagrams on the seed-averaged accuracies "
+            "and on "
             f"each seed alone: {_cd_caption(analysis)}. Conover's post-hoc p-values (Benjamini-Hochberg) "
             "follow as a heat map, then wins / ties / losses, Wilcoxon against the baseline and the Bayesian "
             "decision on each seed."
@@ -719,7 +711,8 @@ def _seed_table(analysis: RunAnalysis, setting: SettingAnalysis) -> Table:
         f"Bayesian decision on each seed, {setting.label}",
         ["Loss"] + [f"seed {s}" for s in seeds] + ["seeds averaged"],
         rows,
-        f"The verdict's test (ROPE {_rope_text(analysis)} pp, P >= {analysis.options['threshold']:g}) on each "
+        f"The verdict's test (ROPE {_rope_text(analysis)} pp, P >= {analysis.options['threshold']:g}) on "
+        "each "
         "seed's accuracies alone, with that seed's mean difference to the baseline.",
         align=["l"] * (len(seeds) + 2),
         table_id=f"seeds-{setting.key}",
@@ -731,7 +724,8 @@ def _tuning_section(analysis: RunAnalysis) -> Section:
     fp = an.formatting.percent
     blocks: list = [
         Paragraph(
-            "Where the validation selection landed. A loss whose selected learning rate is an end of the grid "
+            "Where the validation selection landed. A loss whose selected learning rate is an end of the "
+            "grid "
             "in most of its cells may be tuned short of its optimum, and then loses for the wrong reason; "
             "likewise a loss whose best epoch is mostly the last. Flagged (⚑) above 50% of the cells."
         )
@@ -925,7 +919,8 @@ def _problems_section(analysis: RunAnalysis) -> Section:
                 f"Diverged cells ({len(diverged)}) by network and loss",
                 ["Network", "Noise", "Loss", "Cells"],
                 [[r.net, r.noise, r.loss, str(r.cells)] for r in counts.itertuples()],
-                "A cell (dataset, network, split, noise, loss, seed) is flagged when any of its learning rates "
+                "A cell (dataset, network, split, noise, loss, seed) is flagged when any of its learning "
+                "rates "
                 "diverged; its result then comes from the best non-diverged learning rate, or is missing.",
                 align=list("lllr"),
             )

@@ -77,7 +77,8 @@ def write_latex(analysis: RunAnalysis, out_dir: str | Path) -> Path:
         if not setting.verdict.empty:
             caption = (
                 f"Each loss against {setting.baseline}, {setting.label}, {len(setting.matrix)} datasets: "
-                f"Bayesian signed-rank test (ROPE {rope} pp, decision at P $\\geq$ {options['threshold']:g}), "
+                f"Bayesian signed-rank test (ROPE {rope} pp, decision at P $\\geq$ "
+                f"{options['threshold']:g}), "
                 "mean accuracy difference with 95\\% bootstrap interval, rank-biserial r, Wilcoxon p "
                 "(Holm), mean rank of seed-averaged accuracies."
             )
@@ -86,7 +87,8 @@ def write_latex(analysis: RunAnalysis, out_dir: str | Path) -> Path:
                 tmp.write_text(text, encoding="utf-8")
         caption = (
             f"Wins, mean accuracy difference to {setting.baseline} and mean rank, {setting.label} "
-            f"(ranks per seed, averaged; {int(setting.summaries['per_seed']['n_datasets'].iloc[0])} datasets)."
+            f"(ranks per seed, averaged; {int(setting.summaries['per_seed']['n_datasets'].iloc[0])} "
+            "datasets)."
         )
         with atomic_path(out / f"summary-{key}.tex") as tmp:
             tmp.write_text(

@@ -1,28 +1,156 @@
-"""The README's generated results block, as Markdown, from committed runs."""
+"""The README's generated results block, as Markdown, from committed runs.
+
+Each run is analysed once (``mixbench.analysis.analyse_run``); this module only formats the analyses (and the
+two run comparisons of ``mixbench.analysis``: accuracy lost to noise, cells moved by the accuracy rule).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-import pandas as pd
 
 from mixbench import analysis as an
+from mixbench.analysis.verdict import RunAnalysis, SettingAnalysis, analyse_run
 from mixbench.report.content import _find
-from mixbench.report.model import _net_order, _noise_order, _num, _pval, _signed, _wins
-
-try:  # matplotlib >= 3.10
-    from matplotlib.ft2font import LoadFlags
-
-    _NO_HINTING = LoadFlags.NO_HINTING
-except ImportError:  # pragma: no cover - older matplotlib
-    pass
-
-if TYPE_CHECKING:  # for the type hints only: importing the store at run time would load pyarrow
-    pass
+from mixbench.report.model import _num, _pval, _signed, _wins
 
 
-# --- the README's results section ---------------------------------------------------------------------------
+def _analyse(run, n_boot: int, random_state: int) -> RunAnalysis:
+    # 20000 posterior samples keep the README's probabilities stable to the second decimal and the block
+    # quick to regenerate in the test suite.
+    return analyse_run(run, n_boot=n_boot, random_state=random_state, n_samples=20_000)
+
+
+def _per_seed_text(decisions: dict) -> str:
+    values = list(decisions.values())
+    if len(set(values)) == 1:
+        return "agree" if len(values) > 1 else values[0]
+    return ", ".join(f"{d} ({s})" for s, d in decisions.items())
+
+
+def _markdown_verdict(setting: SettingAnalysis, title: str, rope: str) -> list[str]:
+    lines = [
+        f"{title}: each loss against {setting.baseline} ({len(setting.matrix)} datasets; Bayesian "
+        "signed-rank "
+        f"test on seed-averaged accuracies, ROPE {rope} pp, decision at P >= 0.95; per seed: the decision on "
+        "each seed alone; Wilcoxon p Holm-adjusted; lr top: share of cells at the largest learning rate):",
+        "",
+        "| loss | verdict | P(better / equiv. / worse) | per seed | ΔAcc (pp) [95% CI] | r | Wilcoxon p "
+        "| mean rank | lr top |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|",
+        f"| {setting.baseline} | baseline | | | | | | {_num(setting.ranks[setting.baseline])} | "
+        f"{an.formatting.percent(setting.tuning.loc[setting.baseline, 'lr_high'])} |",
+    ]
+    for loss, r in setting.verdict.iterrows():
+        probabilities = " / ".join(_num(r[c]) for c in ("p_better", "p_equivalent", "p_worse"))
+        lines.append(
+            f"| {loss} | {r['decision']} | {probabilities} | {_per_seed_text(r['seed_decisions'])} | "
+            f"{_signed(r['delta_acc'])} [{_signed(r['ci_low'])}, {_signed(r['ci_high'])}] | "
+            f"{_signed(r['rank_biserial'])} | {_pval(r['wilcoxon_p_holm'])} | {_num(setting.ranks[loss])} | "
+            f"{an.formatting.percent(r['lr_high'])} |"
+        )
+    cd = setting.cd["seed mean"]
+    groups = "; ".join(", ".join(g) for g in cd["cliques"]) or "none"
+    lines += [
+        "",
+        f"Nemenyi CD = {_num(cd['cd'])} on these mean ranks; groups it does not separate: {groups}.",
+        "",
+    ]
+    return lines
+
+
+def _markdown_published(comparisons: dict[str, SettingAnalysis], net: str, title: str) -> list[str]:
+    """The six published losses: wins, ΔAcc and mean rank as published and in each run (label -> setting),
+    computed the way the published table was (per seed, ties sharing the best rank)."""
+    cmps = {label: s.paper for label, s in comparisons.items()}
+    first_setting = next(iter(comparisons.values()))
+    first = first_setting.paper
+    columns = [  # (header, paper column, own column, format)
+        ("wins", "wins_paper", "wins", _wins),
+        ("ΔAcc", "delta_acc_paper", "delta_acc", _signed),
+        ("rank", "mean_rank_paper", "mean_rank", _num),
+    ]
+    header, cells = ["loss"], []
+    for name, paper_col, own_col, fmt in columns:
+        unit = " (pp)" if name == "ΔAcc" else ""
+        header += [f"{name} paper{unit}"] + [f"{name} {label}{unit}" for label in cmps]
+        cells.append((paper_col, own_col, fmt))
+    lines = [
+        f"{title} (ranks and wins per seed, averaged, as we assume the published table was made; ties "
+        "sharing "
+        f"the best rank, as the published ranks imply; {int(first['n_datasets'].iloc[0])} datasets):",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|---|" + "---:|" * (len(header) - 1),
+    ]
+    for loss in first.index:
+        row = [loss]
+        for paper_col, own_col, fmt in cells:
+            row += [fmt(first.loc[loss, paper_col])] + [fmt(c.loc[loss, own_col]) for c in cmps.values()]
+        lines.append("| " + " | ".join(row) + " |")
+    return [*lines, ""]
+
+
+def _wilcoxon_line(setting: SettingAnalysis, what: str) -> str:
+    tests = setting.wilcoxon.set_index("loss")
+    pvalues = ", ".join(f"{loss} {_pval(p)}" for loss, p in tests["pvalue_holm"].items())
+    return (
+        f"Wilcoxon signed-rank against {setting.baseline} {what} (zero differences split, Holm-adjusted p): "
+        f"{pvalues}."
+    )
+
+
+def _markdown_summary(setting: SettingAnalysis, title: str) -> list[str]:
+    s = setting.summaries["per_seed"]
+    fr = setting.friedman.loc["seed mean"]
+    lines = [
+        f"{title} (ranks and wins per seed, averaged; average ranks; {int(s['n_datasets'].iloc[0])} datasets"
+        + (f", excluded: {s['excluded'].iloc[0]}" if s["excluded"].iloc[0] else "")
+        + "):",
+        "",
+        f"| loss | wins | ΔAcc vs {setting.baseline} (pp) | 95% CI | mean rank |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for loss, r in s.iterrows():
+        ci = "" if loss == setting.baseline else f"[{_signed(r.delta_ci_low)}, {_signed(r.delta_ci_high)}]"
+        lines.append(f"| {loss} | {_wins(r.wins)} | {_signed(r.delta_acc)} | {ci} | {_num(r.mean_rank)} |")
+    lines += [
+        "",
+        f"Friedman on seed-averaged accuracies: χ² = {_num(fr['statistic'])}, p = {_pval(fr['pvalue'])}; "
+        f"Iman-Davenport F = {_num(fr['iman_davenport_f'])}, p = {_pval(fr['iman_davenport_pvalue'])}.",
+        "",
+        _wilcoxon_line(setting, "on seed-averaged accuracies"),
+        "",
+    ]
+    return lines
+
+
+def _markdown_robustness(clean: SettingAnalysis, noisy: SettingAnalysis, noise: str) -> list[str]:
+    table = an.noise_robustness(clean.matrix, noisy.matrix, baseline=clean.baseline)
+    lines = [
+        f"Accuracy lost to {noise} label noise, {clean.net} network ({int(table['n_datasets'].iloc[0])} "
+        f"datasets; mean test accuracy in %; p: Wilcoxon signed-rank of the loss's drop against "
+        f"{clean.baseline}'s drop, Holm-adjusted):",
+        "",
+        f"| loss | clean | noisy | drop (pp) | drop minus {clean.baseline}'s (pp) | p |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for loss, r in table.iterrows():
+        extra = (
+            "| | |"
+            if loss == clean.baseline
+            else f"| {_signed(r.drop_minus_baseline)} | {_pval(r.pvalue_holm)} |"
+        )
+        lines.append(f"| {loss} | {_num(r.clean)} | {_num(r.noisy)} | {_num(r['drop'])} {extra}")
+    return lines + [""]
+
+
+def _setting(analysis: RunAnalysis, net: str, noise: str | None = None) -> SettingAnalysis | None:
+    for s in analysis.settings:
+        if s.net == net and (noise is None or s.noise == noise):
+            return s
+    return None
+
+
 def markdown_results(
     paper,
     noisy: Sequence = (),
@@ -39,164 +167,83 @@ def markdown_results(
     code's accuracy rule (``eval_batch``). The test suite regenerates this text from the committed results
     and compares it with the README, so the numbers there cannot drift from the data.
     """
-
-    lines: list[str] = []
     sel = paper.selected
-    lines += [
-        f"Reference protocol, split 0, seeds 60 and 1234: {sel['dataset'].nunique()} datasets, "
-        f"{len(sel)} selected results.",
+    main = _analyse(paper, n_boot, random_state)
+    rope = _num(100 * main.options["rope"], 2).rstrip("0").rstrip(".")
+    lines: list[str] = [
+        f"Reference protocol, split 0, seeds {' and '.join(map(str, main.seeds))}: "
+        f"{sel['dataset'].nunique()} "
+        f"datasets, {len(sel)} selected results.",
+        "",
+        "### Verdict",
         "",
     ]
-    for net in _net_order(sel["net"].unique()):
-        lines += _markdown_published(an, {"here": sel}, net, f"**{net} network, the six published losses**")
-        lines += _markdown_summary(an, sel, net, f"**{net} network, all eight losses**", n_boot, random_state)
-    if noisy:
+    for setting in main.settings:
+        lines += _markdown_verdict(setting, f"**{setting.net} network**", rope)
+    noisy_analyses = [_analyse(run, n_boot, random_state) for run in noisy]
+    for analysis in noisy_analyses:
+        for setting in analysis.settings:
+            lines += _markdown_verdict(setting, f"**{setting.noise}, {setting.net} network**", rope)
+    lines += ["### Details", ""]
+    for setting in main.settings:
+        if setting.paper is not None:
+            lines += _markdown_published(
+                {"here": setting}, setting.net, f"**{setting.net} network, the six published losses**"
+            )
+        lines += _markdown_summary(setting, f"**{setting.net} network, all {len(setting.losses)} losses**")
+    if noisy_analyses:
         lines += ["Label noise (symmetric, on training and validation labels; test labels clean):", ""]
-        for run in noisy:
-            nsel = run.selected
-            for noise in _noise_order(nsel["noise"].unique()):
-                for net in _net_order(nsel["net"].unique()):
-                    part = nsel[nsel["noise"] == noise]
-                    lines += _markdown_summary(
-                        an, part, net, f"**{noise}, {net} network**", n_boot, random_state
-                    )
-                    if net in set(sel["net"]):
-                        lines += _markdown_robustness(an, sel, part, net, noise)
+        for analysis in noisy_analyses:
+            for setting in analysis.settings:
+                lines += _markdown_summary(setting, f"**{setting.noise}, {setting.net} network**")
+                clean = _setting(main, setting.net)
+                if clean is not None:
+                    lines += _markdown_robustness(clean, setting, setting.noise)
     if splits is not None:
-        ssel = splits.selected
-        for net in _net_order(ssel["net"].unique()):
-            per_split = {}
-            for split in sorted(ssel["split"].unique()):
-                s = an.summary_table(ssel, net, split=split, how="per_seed", n_boot=0)
-                per_split[split] = s["mean_rank"]
-            table = pd.DataFrame(per_split)
+        for setting in _analyse(splits, 0, random_state).settings:
+            table = setting.per_split
+            if table is None:
+                continue
+            columns = table.attrs["splits"]
             lines += [
-                f"**{net} network, mean rank on each split column** (per seed, averaged; average ranks):",
+                f"**{setting.net} network, mean rank on each split column** (ranks per seed, averaged; "
+                "average "
+                "ranks):",
                 "",
-                "| loss | " + " | ".join(f"split {k}" for k in table.columns) + " | mean |",
-                "|---|" + "---:|" * (len(table.columns) + 1),
+                "| loss | " + " | ".join(f"split {k}" for k in columns) + " | mean |",
+                "|---|" + "---:|" * (len(columns) + 1),
             ]
             for loss, row in table.iterrows():
-                lines.append(f"| {loss} | " + " | ".join(_num(v) for v in row) + f" | {_num(row.mean())} |")
+                values = " | ".join(_num(row[k]) for k in columns)
+                lines.append(f"| {loss} | {values} | {_num(row['mean'])} |")
             lines.append("")
     if batch_accuracy is not None:
-        lines += _markdown_batch_accuracy(an, sel, batch_accuracy)
+        lines += _markdown_batch_accuracy(main, paper, batch_accuracy, n_boot, random_state)
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _markdown_published(an, runs: dict[str, pd.DataFrame], net: str, title: str) -> list[str]:
-    """The six published losses: wins, ΔAcc and mean rank as published and in each of ``runs`` (label ->
-    selected results), computed the way the published table was (per seed, ties sharing the best rank)."""
-    cmps = {}
-    for label, sel in runs.items():
-        six = an.summary_table(sel, net, losses=an.PAPER_LOSSES, tie_method="min", how="per_seed", n_boot=0)
-        cmps[label] = an.compare_with_paper(six)
-    first = next(iter(cmps.values()))
-    columns = [  # (header, paper column, own column, format)
-        ("wins", "wins_paper", "wins", _wins),
-        ("ΔAcc", "delta_acc_paper", "delta_acc", _signed),
-        ("rank", "mean_rank_paper", "mean_rank", _num),
-    ]
-    header, cells = ["loss"], []
-    for name, paper_col, own_col, fmt in columns:
-        unit = " (pp)" if name == "ΔAcc" else ""
-        header += [f"{name} paper{unit}"] + [f"{name} {label}{unit}" for label in cmps]
-        cells.append((paper_col, own_col, fmt))
-    lines = [
-        f"{title} (per seed, averaged; ranks with ties sharing the best rank, as the published table; "
-        f"{int(first['n_datasets'].iloc[0])} datasets):",
-        "",
-        "| " + " | ".join(header) + " |",
-        "|---|" + "---:|" * (len(header) - 1),
-    ]
-    for loss in first.index:
-        row = [loss]
-        for paper_col, own_col, fmt in cells:
-            row += [fmt(first.loc[loss, paper_col])] + [fmt(c.loc[loss, own_col]) for c in cmps.values()]
-        lines.append("| " + " | ".join(row) + " |")
-    return [*lines, ""]
-
-
-def _markdown_batch_accuracy(an, exact: pd.DataFrame, batch_run) -> list[str]:
+def _markdown_batch_accuracy(
+    main: RunAnalysis, exact, batch_run, n_boot: int, random_state: int
+) -> list[str]:
     """The reference protocol with the reference code's accuracy rule beside the exact-accuracy run."""
     size = _find(getattr(batch_run, "config", None) or {}, ("eval_batch",))
-    batched = batch_run.selected
-    both = exact.merge(batched, on=list(an.KEY_COLUMNS), suffixes=("_exact", "_batch"), validate="one_to_one")
-    moved = both[(both["test_acc_exact"] - both["test_acc_batch"]).abs() > 1e-12]
+    moved = an.changed_cells(exact.selected, batch_run.selected)
+    batched = _analyse(batch_run, n_boot, random_state)
     label = f"batch {size}"
     lines = [
         f"The reference code's accuracy rule (validation and test accuracy as the mean of per-batch "
         f"accuracies over batches of {size} rows; `--eval-batch {size}`): the selected test accuracy "
-        f"differs from the exact-accuracy run in {len(moved)} of {len(both)} cells, on "
+        f"differs from the exact-accuracy run in {len(moved)} of {moved.attrs['n_cells']} cells, on "
         f"{moved['dataset'].nunique()} datasets.",
         "",
     ]
-    for net in _net_order(batched["net"].unique()):
-        runs = {"exact": exact, label: batched}
-        lines += _markdown_published(an, runs, net, f"**{net} network, exact against {label} accuracy**")
-        matrix = an.accuracy_matrix(batched, net, seed="mean")
-        lines += [_wilcoxon_line(an, matrix, f"on seed-averaged {label} accuracies"), ""]
-    return lines
-
-
-def _wilcoxon_line(an, matrix: pd.DataFrame, what: str) -> str:
-    tests = an.wilcoxon_holm(matrix, baseline="CE").set_index("loss")
-    pvalues = ", ".join(f"{loss} {_pval(p)}" for loss, p in tests["pvalue_holm"].items())
-    return f"Wilcoxon signed-rank against CE {what} (Holm-adjusted p): {pvalues}."
-
-
-def _markdown_robustness(an, clean: pd.DataFrame, noisy: pd.DataFrame, net: str, noise: str) -> list[str]:
-    """Accuracy lost to label noise per loss, and whether a loss loses less than CE (paired over datasets)."""
-    clean_m = an.accuracy_matrix(clean, net, seed="mean")
-    noisy_m = an.accuracy_matrix(noisy, net, seed="mean")
-    common = clean_m.index.intersection(noisy_m.index)
-    losses = [loss for loss in clean_m.columns if loss in noisy_m.columns]
-    drop = (clean_m.loc[common, losses] - noisy_m.loc[common, losses]) * 100
-    # Wilcoxon on -drop: "loss - CE" > 0 means the loss lost less accuracy than CE.
-    tests = an.wilcoxon_holm(-drop / 100, baseline="CE").set_index("loss")
-    lines = [
-        f"Accuracy lost to {noise} label noise, {net} network ({len(common)} datasets; mean test accuracy "
-        "in %; p: Wilcoxon signed-rank of the loss's drop against CE's drop, Holm-adjusted):",
-        "",
-        "| loss | clean | noisy | drop (pp) | drop minus CE's (pp) | p |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for loss in losses:
-        if loss == "CE":
-            extra = "| | |"
-        else:
-            gap = drop[loss].mean() - drop["CE"].mean()
-            extra = f"| {_signed(gap)} | {_pval(tests.loc[loss, 'pvalue_holm'])} |"
-        lines.append(
-            f"| {loss} | {_num(clean_m.loc[common, loss].mean() * 100)} | "
-            f"{_num(noisy_m.loc[common, loss].mean() * 100)} | {_num(drop[loss].mean())} {extra}"
+    for setting in batched.settings:
+        here = _setting(main, setting.net)
+        if here is None or here.paper is None or setting.paper is None:
+            continue
+        runs = {"exact": here, label: setting}
+        lines += _markdown_published(
+            runs, setting.net, f"**{setting.net} network, exact against {label} accuracy**"
         )
-    return lines + [""]
-
-
-def _markdown_summary(
-    an, sel: pd.DataFrame, net: str, title: str, n_boot: int, random_state: int
-) -> list[str]:
-    s = an.summary_table(sel, net, how="per_seed", n_boot=n_boot, random_state=random_state)
-    matrix = an.accuracy_matrix(sel, net, seed="mean")
-    fr = an.friedman_test(matrix)
-    lines = [
-        f"{title} (per seed, averaged; average ranks; {int(s['n_datasets'].iloc[0])} datasets"
-        + (f", excluded: {s['excluded'].iloc[0]}" if s["excluded"].iloc[0] else "")
-        + "):",
-        "",
-        "| loss | wins | ΔAcc vs CE (pp) | 95% CI | mean rank |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for loss, r in s.iterrows():
-        ci = "" if loss == "CE" else f"[{_signed(r.delta_ci_low)}, {_signed(r.delta_ci_high)}]"
-        lines.append(f"| {loss} | {_wins(r.wins)} | {_signed(r.delta_acc)} | {ci} | {_num(r.mean_rank)} |")
-    lines += [
-        "",
-        f"Friedman on seed-averaged accuracies: χ² = {_num(fr['statistic'])}, p = {_pval(fr['pvalue'])}; "
-        f"Iman-Davenport F = {_num(fr['iman_davenport_f'])}, p = {_pval(fr['iman_davenport_pvalue'])}.",
-        "",
-        _wilcoxon_line(an, matrix, "on seed-averaged accuracies"),
-        "",
-    ]
+        lines += [_wilcoxon_line(setting, f"on seed-averaged {label} accuracies"), ""]
     return lines
