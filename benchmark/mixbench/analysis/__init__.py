@@ -7,6 +7,8 @@ Small pure functions on tidy DataFrames, in the style of scikit-posthocs, usable
     analysis.rank_losses(acc).mean()                                      # mean rank, 1 = best
     analysis.friedman_test(acc)
     analysis.summary_table(selected, net="linear", how="per_seed")        # the reference study's Table 4
+    result = analysis.analyse_run(mixbench.results.load(run_dir))        # everything a report shows, once
+    result.verdict_table()                                                # each loss against the baseline
 
 Conventions
 -----------

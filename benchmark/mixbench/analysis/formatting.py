@@ -11,7 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 
-__all__ = ["fixed", "signed", "pvalue", "wins", "percent"]
+__all__ = ["fixed", "signed", "pvalue", "wins", "percent", "count", "interval"]
 
 
 def _decimal(x: float, digits: int) -> Decimal:
@@ -54,3 +54,15 @@ def wins(w: float) -> str:
 def percent(share: float, digits: int = 0) -> str:
     """A share in [0, 1] as a percentage."""
     return "n/a" if not _finite(share) else f"{fixed(100 * share, digits)}%"
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 dataset', '2 datasets' ('1 loss', '2 losses' with ``plural='losses'``)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
+
+
+def interval(low: float | None, high: float | None) -> str:
+    """'[+0.19, +0.78]', or '' when the interval is undefined (fewer than two datasets)."""
+    if not (_finite(low) and _finite(high)):
+        return ""
+    return f"[{signed(low)}, {signed(high)}]"

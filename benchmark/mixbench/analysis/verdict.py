@@ -473,7 +473,8 @@ def _analyse_setting(
     }
     if n < 2:
         notes.append(
-            f"only {n} dataset: rank tests (Friedman, post-hoc, Wilcoxon) and bootstrap intervals are "
+            f"only {fmt.count(n, 'dataset')}: rank tests (Friedman, post-hoc, Wilcoxon) and bootstrap "
+            "intervals are "
             "undefined; the Bayesian test then rests on one difference and the prior"
         )
     if k < 3:

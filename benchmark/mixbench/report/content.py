@@ -223,7 +223,7 @@ def verdict_rows(setting: SettingAnalysis) -> tuple[list[str], list[list[str]], 
         "r",
         "Wilcoxon p (Holm)",
         "Mean rank",
-        "lr top / last epoch",
+        "lr top / last",
     ]
     ranks = setting.ranks
 
@@ -243,7 +243,7 @@ def verdict_rows(setting: SettingAnalysis) -> tuple[list[str], list[list[str]], 
                 r["decision"],
                 probabilities,
                 _per_seed_cell(r["seed_decisions"]),
-                f"{_signed(r['delta_acc'])} [{_signed(r['ci_low'])}, {_signed(r['ci_high'])}]",
+                f"{_signed(r['delta_acc'])} {an.formatting.interval(r['ci_low'], r['ci_high'])}".strip(),
                 _signed(r["rank_biserial"]),
                 _pval(r["wilcoxon_p_holm"]),
                 _num(ranks[loss]),
@@ -289,7 +289,8 @@ def _verdict_section(analysis: RunAnalysis) -> Section:
                 f"Verdict, {setting.label}",
                 columns,
                 rows,
-                f"{n} datasets; ROPE {_rope_text(analysis)} pp; decision at P >= {options['threshold']:g}; "
+                f"{an.formatting.count(n, 'dataset')}; ROPE {_rope_text(analysis)} pp; decision at P >= "
+                f"{options['threshold']:g}; "
                 f"{options['n_samples']} posterior samples, seed {options['random_state']}. ΔAcc: mean "
                 f"difference in percentage points with a 95% percentile-bootstrap interval over datasets "
                 f"({options['n_boot']} resamples; the median difference is in the Wilcoxon table); r: "
@@ -297,7 +298,7 @@ def _verdict_section(analysis: RunAnalysis) -> Section:
                 f"correlation (+1: ahead on every dataset that differs); Wilcoxon signed-rank p, zero "
                 f"differences handled by '{options['zero_method']}', Holm-adjusted over the "
                 f"{len(setting.verdict)} losses. Mean rank: average ranks of the seed-averaged accuracies "
-                "(1 = best), the ranks of the diagram below. lr top / last epoch: share of the loss's cells "
+                "(1 = best), the ranks of the diagram below. lr top / last: share of the loss's cells "
                 "whose selected learning rate is the largest of the grid, and whose selected epoch is the "
                 "last; ⚑ where most cells sit at an edge of the grid (see the tuning audit).",
                 bold=bold,
@@ -307,7 +308,8 @@ def _verdict_section(analysis: RunAnalysis) -> Section:
             )
         )
         blocks += [Paragraph(sentence, "li") for sentence in setting.verdict["sentence"]]
-        blocks.append(_cd_plot(analysis, setting, ["seed mean"], colors, f"verdict-cd-{setting.key}"))
+        if setting.cd["seed mean"]["pvalues"] is not None:
+            blocks.append(_cd_plot(analysis, setting, ["seed mean"], colors, f"verdict-cd-{setting.key}"))
     return Section("verdict", "Verdict", blocks)
 
 
@@ -404,7 +406,7 @@ def _dataset_text(summary: pd.DataFrame) -> str:
         if summary["missing"].iloc[0] == "exclude"
         else "missing cells are ranked worst and never win"
     )
-    return f"{n} datasets ({policy}); excluded: {_listing(excluded)}."
+    return f"{an.formatting.count(n, 'dataset')} ({policy}); excluded: {_listing(excluded)}."
 
 
 def _split_note(analysis: RunAnalysis) -> str:
@@ -1002,7 +1004,8 @@ def build_report(analysis: RunAnalysis, *, run_name: str = "run", has_epochs: bo
     ]
     generated = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     subtitle = (
-        f"{len(analysis.datasets)} datasets, {len(analysis.losses)} losses, networks "
+        f"{an.formatting.count(len(analysis.datasets), 'dataset')}, "
+        f"{an.formatting.count(len(analysis.losses), 'loss', 'losses')}, networks "
         f"{', '.join(analysis.nets)}; seeds {', '.join(map(str, analysis.seeds))}; baseline "
         f"{analysis.baseline}. Generated {generated} by mixbench {__version__}."
     )

@@ -39,7 +39,7 @@ def verdict_frame(setting: SettingAnalysis) -> pd.DataFrame:
                 "P(equiv.)": fmt.fixed(r["p_equivalent"]),
                 "P(worse)": fmt.fixed(r["p_worse"]),
                 "ΔAcc (pp)": fmt.signed(r["delta_acc"]),
-                "95% CI": f"[{fmt.signed(r['ci_low'])}, {fmt.signed(r['ci_high'])}]",
+                "95% CI": fmt.interval(r["ci_low"], r["ci_high"]) or "n/a",
                 "r": fmt.signed(r["rank_biserial"]),
                 "p (Holm)": fmt.pvalue(r["wilcoxon_p_holm"]),
                 "Seeds agree": "yes" if r["seeds_agree"] else "no",
@@ -76,7 +76,8 @@ def write_latex(analysis: RunAnalysis, out_dir: str | Path) -> Path:
         key = setting.key
         if not setting.verdict.empty:
             caption = (
-                f"Each loss against {setting.baseline}, {setting.label}, {len(setting.matrix)} datasets: "
+                f"Each loss against {setting.baseline}, {setting.label}, "
+                f"{fmt.count(len(setting.matrix), 'dataset')}: "
                 f"Bayesian signed-rank test (ROPE {rope} pp, decision at P $\\geq$ "
                 f"{options['threshold']:g}), "
                 "mean accuracy difference with 95\\% bootstrap interval, rank-biserial r, Wilcoxon p "

@@ -29,7 +29,8 @@ def _per_seed_text(decisions: dict) -> str:
 
 def _markdown_verdict(setting: SettingAnalysis, title: str, rope: str) -> list[str]:
     lines = [
-        f"{title}: each loss against {setting.baseline} ({len(setting.matrix)} datasets; Bayesian "
+        f"{title}: each loss against {setting.baseline} "
+        f"({an.formatting.count(len(setting.matrix), 'dataset')}; Bayesian "
         "signed-rank "
         f"test on seed-averaged accuracies, ROPE {rope} pp, decision at P >= 0.95; per seed: the decision on "
         "each seed alone; Wilcoxon p Holm-adjusted; lr top: share of cells at the largest learning rate):",

@@ -30,7 +30,7 @@ def format_verdict(analysis: RunAnalysis) -> str:
     for line in analysis.skipped:
         lines.append(f"  ({line})")
     for setting in analysis.settings:
-        lines += ["", f"{setting.label} ({len(setting.matrix)} datasets)"]
+        lines += ["", f"{setting.label} ({fmt.count(len(setting.matrix), 'dataset')})"]
         for note in setting.notes:
             lines.append(f"  note: {note}")
         if setting.verdict.empty:
@@ -47,7 +47,7 @@ def format_verdict(analysis: RunAnalysis) -> str:
         rows = [[setting.baseline, "baseline", "", "", "", "", fmt.fixed(setting.ranks[setting.baseline])]]
         for loss, r in setting.verdict.iterrows():
             probabilities = "/".join(fmt.fixed(r[c]) for c in ("p_better", "p_equivalent", "p_worse"))
-            interval = f"{fmt.signed(r['delta_acc'])} [{fmt.signed(r['ci_low'])}, {fmt.signed(r['ci_high'])}]"
+            interval = f"{fmt.signed(r['delta_acc'])} {fmt.interval(r['ci_low'], r['ci_high'])}".strip()
             seeds = ", ".join(r["seed_decisions"].values())
             rows.append(
                 [
