@@ -59,6 +59,24 @@ def test_bayesian_signed_rank_with_baycomps_seed_draws_the_same_posterior():
     np.testing.assert_allclose((ours.p_better, ours.p_equivalent, ours.p_worse), theirs, atol=1e-3)
 
 
+def test_the_region_masses_equal_baycomps_quadratic_forms():
+    """The prefix-sum evaluation gives sum_ij w_i w_j H(d_i + d_j, 2 rope) exactly, ties at the step
+    included (accuracies on a grid of 1/100 make many sums fall on the step)."""
+    from mixbench.analysis.bayes import _heaviside, _region_masses
+
+    rng = np.random.default_rng(2)
+    for n in (2, 9, 60):
+        x = np.round(rng.uniform(0.5, 0.9, n), 2)
+        y = np.round(x - rng.normal(0.004, 0.01, n), 2)
+        diff = np.concatenate(([0.0], y - x))
+        w = np.random.RandomState(0).dirichlet(np.r_[0.5, np.ones(n)], 200)
+        sums = diff[:, None] + diff[None, :]
+        for rope in (0.0, 0.005, 0.01):
+            mass_x, mass_y = _region_masses(diff, w, rope)
+            np.testing.assert_allclose(mass_x, np.einsum("si,ij,sj->s", w, _heaviside(-sums, 2 * rope), w))
+            np.testing.assert_allclose(mass_y, np.einsum("si,ij,sj->s", w, _heaviside(sums, 2 * rope), w))
+
+
 def test_bayesian_signed_rank_is_reproducible_and_drops_incomplete_pairs():
     x = np.array([0.9, 0.8, np.nan, 0.7, 0.95])
     y = np.array([0.85, 0.8, 0.6, np.nan, 0.9])

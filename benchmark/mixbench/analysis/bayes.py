@@ -3,14 +3,15 @@
 ``bayesian_signed_rank`` is the test of Benavoli, Corani, Demšar & Zaffalon (2017, "Time for a change: a
 tutorial for comparing multiple classifiers through Bayesian analysis", JMLR 18(77)), with a region of
 practical equivalence (ROPE). It draws the same Dirichlet-process posterior as ``baycomp.SignedRankTest``
-(the authors' reference implementation: prior pseudo-observation 0 with weight 0.5,
-``numpy.random.RandomState``
-draws), but evaluates all samples at once with one matrix product instead of a Python loop, which makes it
-about 100x faster for 120 datasets; the test suite checks it against baycomp itself.
+(the authors' reference implementation: prior pseudo-observation 0 with weight 0.5, draws from
+``numpy.random.RandomState``), but evaluates the quadratic forms of all samples with prefix sums over the
+sorted differences instead of an n x n product per sample in a Python loop, which makes it about a hundred
+times faster for 120 datasets; the test suite checks it against baycomp itself.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +21,6 @@ __all__ = ["BayesianResult", "DECISIONS", "bayesian_signed_rank", "rank_biserial
 
 #: The four outcomes of a Bayesian comparison at a probability threshold.
 DECISIONS = ("better", "equivalent", "worse", "undecided")
-_CHUNK = 8192  # posterior samples evaluated per matrix product (bounds memory to a few MB)
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,47 @@ def decide(p_better: float, p_equivalent: float, p_worse: float, threshold: floa
         if np.isfinite(p) and p >= threshold:
             return name
     return "undecided"
+
+
+@functools.lru_cache(maxsize=2)
+def _dirichlet_draws(n_weights: int, prior: float, n_samples: int, random_state: int | None) -> np.ndarray:
+    """Posterior weights (n_samples x n_weights), the prior's first. They depend on the number of datasets
+    only, so one analysis (every loss, every seed, one dataset count) draws them once."""
+    weights = np.ones(n_weights)
+    weights[0] = prior
+    draws = np.random.RandomState(random_state).dirichlet(weights, n_samples)
+    draws.flags.writeable = False
+    return draws
+
+
+def _region_masses(diff: np.ndarray, draws: np.ndarray, rope: float) -> tuple[np.ndarray, np.ndarray]:
+    """For each posterior sample w, the masses sum_ij w_i w_j H(-(d_i + d_j), 2 rope) (x ahead) and
+    sum_ij w_i w_j H(d_i + d_j, 2 rope) (y ahead), as baycomp computes them with one n x n product per sample.
+
+    With the differences sorted, row i of each step matrix is 0, then 1/2 on ties, then 1 (or the mirror),
+    because d_i + d_j grows with d_j; so each quadratic form is a sum over i of w_i times a prefix or suffix
+    sum of w, read at the row's step positions: O(samples x n) instead of O(samples x n^2). The step
+    positions are counted on the same float sums baycomp compares, so ties fall the same way.
+    """
+    order = np.argsort(diff, kind="stable")
+    d = diff[order]
+    w = draws[:, order]
+    n = len(d)
+    sums = d[:, None] + d[None, :]
+    above = _heaviside(sums, 2 * rope)  # rows: 0 ... 1/2 ... 1
+    below = _heaviside(-sums, 2 * rope)  # rows: 1 ... 1/2 ... 0
+    zeros = np.zeros((len(w), 1))
+    prefix = np.concatenate([zeros, np.cumsum(w, axis=1)], axis=1)  # prefix[:, k] = sum_{j<k} w_j
+    total = prefix[:, -1:]
+    start_half = n - (above > 0).sum(axis=1)  # first j with H > 0
+    start_one = n - (above == 1).sum(axis=1)  # first j with H = 1
+    mass_y = (
+        w * ((total - prefix[:, start_one]) + 0.5 * (prefix[:, start_one] - prefix[:, start_half]))
+    ).sum(1)
+    end_one = (below == 1).sum(axis=1)  # j < end_one: H = 1
+    end_half = (below > 0).sum(axis=1)  # end_one <= j < end_half: H = 1/2
+    mass_x = (w * (prefix[:, end_one] + 0.5 * (prefix[:, end_half] - prefix[:, end_one]))).sum(1)
+    return mass_x, mass_y
 
 
 def _heaviside(a: np.ndarray, threshold: float) -> np.ndarray:
@@ -100,18 +141,13 @@ def bayesian_signed_rank(
         return BayesianResult(np.nan, np.nan, np.nan, 0, rope)
     # baycomp's convention: differences y - x, with the prior's pseudo-observation 0 first.
     diff = np.concatenate(([0.0], y - x))
-    sums = diff[:, None] + diff[None, :]
-    weights = np.ones(len(diff))
-    weights[0] = prior
-    draws = np.random.RandomState(random_state).dirichlet(weights, n_samples)
-    above = _heaviside(sums, 2 * rope)  # y better
-    below = _heaviside(-sums, 2 * rope)  # x better
-    mass_x = np.empty(n_samples)
-    mass_y = np.empty(n_samples)
-    for start in range(0, n_samples, _CHUNK):
-        w = draws[start : start + _CHUNK]
-        mass_x[start : start + len(w)] = np.einsum("si,si->s", w @ below, w)
-        mass_y[start : start + len(w)] = np.einsum("si,si->s", w @ above, w)
+    if random_state is None:  # fresh draws each call, as baycomp does without a seed
+        weights = np.ones(len(diff))
+        weights[0] = prior
+        draws = np.random.RandomState(None).dirichlet(weights, n_samples)
+    else:
+        draws = _dirichlet_draws(len(diff), float(prior), int(n_samples), int(random_state))
+    mass_x, mass_y = _region_masses(diff, draws, rope)
     if rope > 0:
         samples = np.column_stack([mass_x, 1.0 - mass_x - mass_y, mass_y])
     else:  # without a ROPE baycomp takes P(x better) as the complement of P(y better)
