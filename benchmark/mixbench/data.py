@@ -116,6 +116,8 @@ _FEATURE_BYTES = b"0123456789+-.eE, \t\r\n"
 _INTEGER_BYTES = b"0123456789, \t\r\n"
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _NON_FINITE = re.compile(r"[+-]?(nan|inf|infinity)", re.IGNORECASE)
+# Features are stored as float32 (the engine's precision): a larger magnitude would become infinite.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class DatasetError(ValueError):
@@ -426,7 +428,7 @@ def _parse_table(raw: bytes, path: Path, kind: str, n_classes: int | None) -> np
 
 def _values_ok(table: np.ndarray, kind: str, n_classes: int | None) -> bool:
     if kind == "features":
-        return bool(np.isfinite(table).all())
+        return bool(np.isfinite(table).all() and (np.abs(table) <= _FLOAT32_MAX).all())
     if kind == "labels":
         return table.shape[1] == 1 and table.min() >= 0 and (n_classes is None or table.max() < n_classes)
     return bool(((table == 0) | (table == 1)).all())
@@ -465,6 +467,14 @@ def _check_token(token: str, path: Path, line: int, column: int, kind: str, n_cl
             raise _file_error(path, line, f"{where} is not a number")
         if not np.isfinite(float(token)):
             raise _file_error(path, line, f"{where} overflows to infinity; features must be finite numbers")
+        if abs(float(token)) > _FLOAT32_MAX:
+            raise _file_error(
+                path,
+                line,
+                f"{where} is beyond float32's range (|x| <= {_FLOAT32_MAX:.4g}) and would become infinite "
+                "when the features are cast to float32; features must be finite float32 numbers "
+                "(standardise them)",
+            )
         return
     if kind == "labels":
         if not re.fullmatch(r"-?\d+", token):
@@ -573,6 +583,16 @@ def load_data_py(
             None,
             f"split {split} leaves no training row (every row is test or validation)",
         )
+    # Without validation rows nothing can be selected; without test rows nothing can be reported: both
+    # would be stored as NaN results that look like finished tasks.
+    for kind, rows, what in (("validation_folds", validation, "validation"), ("folds", test, "test")):
+        if not rows.any():
+            raise _file_error(
+                folder / files[kind],
+                None,
+                f"split {split} has no {what} row (column {split} holds no 1), so the {what} accuracy "
+                "cannot be computed",
+            )
     return Dataset(
         name=name,
         X=np.ascontiguousarray(tables["features"], dtype=np.float32),
