@@ -103,8 +103,10 @@ def _warn_missing_dir(root) -> None:
 
 
 def _data_error(exc: Exception) -> int:
+    from mixbench.data import DataDirectoryError
+
     print(f"mixbench data: error: {exc}", file=sys.stderr)
-    return 1
+    return 2 if isinstance(exc, DataDirectoryError) else 1  # 2: the place (--data-dir), not the data
 
 
 def _data_list(args: argparse.Namespace) -> int:
@@ -266,7 +268,8 @@ run directory: config.json (settings, versions, git commit, machine, times), sel
   another configuration is refused. Ctrl-C stops cleanly; the same command resumes.
 
 exit status: 0 all tasks finished; 1 some task failed (listed; re-run to retry) or a worker process
-  died; 2 bad settings or a directory holding another configuration; 130 interrupted (Ctrl-C).
+  died; 2 bad settings, a directory holding another configuration, a result file that is damaged or not
+  of this run, or a run directory that cannot be written; 130 interrupted (Ctrl-C); 143 SIGTERM.
 
 dask cluster (pip install 'mixbench[dask]' everywhere):
   dask scheduler --port 8786                                   # on one machine
@@ -287,10 +290,16 @@ def _run(args: argparse.Namespace) -> int:
             overrides, preset=args.preset, config_file=args.config, resume=args.resume
         )
         summary = runner.run(config, progress=not args.no_progress)
-    except runner.ConfigError as exc:
+    except (runner.ConfigError, runner.RunDirectoryError) as exc:
+        # Bad settings, or a run directory that cannot be used as it is: one message, no traceback.
         print(f"mixbench run: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before any task ran (e.g. while the finished tasks were checked)
+        print("mixbench run: interrupted before any task ran; nothing was changed", file=sys.stderr)
+        return 130
     print(summary.format(), flush=True)
+    if summary.store_error is not None:
+        print(f"mixbench run: error: {summary.store_error}", file=sys.stderr)
     code = summary.exit_code
     if args.report and not summary.interrupted and summary.done + summary.skipped:
         code = max(code, _render_run_report(summary.out))

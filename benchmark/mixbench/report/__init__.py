@@ -1247,6 +1247,7 @@ def build_report(
         _curves_section(run, cells, context, curve_datasets),
         _problems_section(run, cells, context),
     ]
+    sections = _incomplete_banner(run) + sections
     generated = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     subtitle = (
         f"{len(context['datasets'])} datasets, {len(context['losses'])} losses, networks "
@@ -1254,6 +1255,14 @@ def build_report(
         f"by mixbench {__version__}."
     )
     return Report(f"mixbench report: {name}", subtitle, sections)
+
+
+def _incomplete_banner(run) -> list[Section]:
+    """A warning first in the report when the run is incomplete (issue 14; computed by mixbench.results)."""
+    completeness = getattr(run, "completeness", None)
+    if completeness is None or completeness.complete:
+        return []
+    return [Section("incomplete", "Warning: incomplete run", [Paragraph(completeness.describe())])]
 
 
 def _run_name(run) -> str:
