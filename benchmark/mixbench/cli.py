@@ -294,9 +294,9 @@ def _run(args: argparse.Namespace) -> int:
         # Bad settings, or a run directory that cannot be used as it is: one message, no traceback.
         print(f"mixbench run: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # before any task ran (e.g. while the finished tasks were checked)
-        print("mixbench run: interrupted before any task ran; nothing was changed", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # before any task ran (e.g. while the finished tasks were checked)
+        print("mixbench run: interrupted before any task ran; no result was changed", file=sys.stderr)
+        return 143 if isinstance(exc, runner.Terminated) else 130
     print(summary.format(), flush=True)
     if summary.store_error is not None:
         print(f"mixbench run: error: {summary.store_error}", file=sys.stderr)

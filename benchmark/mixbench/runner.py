@@ -93,6 +93,7 @@ __all__ = [
     "RunDirectoryError",
     "RunSummary",
     "Task",
+    "Terminated",
     "estimate_cost",
     "noise_seed",
     "plan_tasks",
@@ -1155,13 +1156,13 @@ def run(config: RunConfig, *, progress: bool = True) -> RunSummary:
         return _run_locked(config, store, progress, stopped)
 
 
-class _Terminated(KeyboardInterrupt):
+class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread so the run stops as after Ctrl-C (a KeyboardInterrupt)."""
 
 
 @contextlib.contextmanager
 def _sigterm_stops_like_ctrl_c() -> Iterator[dict]:
-    """While the run goes on, SIGTERM raises :class:`_Terminated` in the main thread (once: a second one
+    """While the run goes on, SIGTERM raises :class:`Terminated` in the main thread (once: a second one
     during the clean-up is noted, not raised, so the clean-up completes). Yields a dict whose ``signal``
     is set to the name of the signal that stopped the run."""
     stopped: dict = {"signal": None}
@@ -1172,7 +1173,7 @@ def _sigterm_stops_like_ctrl_c() -> Iterator[dict]:
     def handler(signum, frame):
         if stopped["signal"] is None:
             stopped["signal"] = "SIGTERM"
-            raise _Terminated()
+            raise Terminated()
 
     previous = signal.signal(signal.SIGTERM, handler)
     try:
@@ -1234,10 +1235,13 @@ def _flock(store: ResultStore) -> Iterator[None]:
                 f"{_display(store.path)} is being written by another mixbench run ({holder}); wait for it to "
                 "end, or run into another --out directory"
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} on {platform.node()}\n")
-        handle.flush()
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()} on {platform.node()}\n")
+            handle.flush()
+        except OSError as exc:  # e.g. a full disk
+            raise _unwritable(path, exc, store.path) from None
         try:
             yield
         finally:
