@@ -255,6 +255,11 @@ def test_an_incomplete_run_says_so_with_true_counts(run_dir):
     assert text.startswith("This run is incomplete: 3 of 4 tasks are finished")
     assert "1 missing: wine/hidden." in text and "it was killed" in text
     assert f"mixbench run --resume {run_dir}" in text
+    target = run_dir.parent / "report"
+    code, _, stderr = mixbench("report", str(run_dir), "--html", "--n-boot", "50", "--out", str(target))
+    assert code == 0 and "mixbench report: warning: This run is incomplete: 3 of 4 tasks" in stderr
+    html = (target / "report.html").read_text()
+    assert html.index("This run is incomplete: 3 of 4 tasks") < html.index("Overview")  # at the top
     # a complete run has no banner
     code, _, _ = mixbench("run", *SMALL, "--out", str(run_dir))
     assert code == 0

@@ -478,6 +478,8 @@ def _report(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"mixbench report: error: {exc}", file=sys.stderr)
         return 2
+    if run.completeness is not None and not run.completeness.complete:  # said in the report too
+        print(f"mixbench report: warning: {run.completeness.describe()}", file=sys.stderr)
     # Same default place as `mixbench run --report`.
     out = Path(args.out) if args.out else (repo_root() or Path.cwd()) / "reports" / run_dir.resolve().name
     both = not (args.html or args.pdf)

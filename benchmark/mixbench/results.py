@@ -663,7 +663,7 @@ class ResultStore:
         labels = {n: _task_label(expected[n]) for n in expected}
         return Completeness(
             total=len(expected),
-            finished=done,
+            finished=tuple(labels[n] for n in done),
             failed=tuple(labels[n] for n in failed),
             missing=tuple(labels[n] for n in missing),
             status=status,
@@ -762,11 +762,9 @@ class Completeness:
     ----------
     total : int
         Tasks of the run's grid.
-    finished : tuple of str
-        Task names (:func:`task_name`) with results.
-    failed, missing : tuple of str
-        Labels (``dataset/net[/split k][/noise]``) of the tasks whose last attempt raised, and of those
-        never finished (not run yet, killed, or their files deleted).
+    finished, failed, missing : tuple of str
+        Labels (``dataset/net[/split k][/noise]``) of the tasks with results, of those whose last attempt
+        raised, and of those never finished (not run yet, killed, or their files deleted); grid order.
     status : str
         The run's status: config.json's, except ``killed`` where it says ``running`` but no process holds
         the run's lock.

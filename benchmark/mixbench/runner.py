@@ -1275,8 +1275,9 @@ def _run_locked(config: RunConfig, store: ResultStore, progress: bool, stopped: 
         backend=config.backend,
     )
     versions = _versions()
-    if previous is not None and previous.get("versions", {}) != versions:
-        old = previous.get("versions", {})
+    old = (previous or {}).get("versions")
+    old = old if isinstance(old, dict) else {}
+    if previous is not None and old != versions:
         changed = [f"{k} {old.get(k)} -> {v}" for k, v in versions.items() if old.get(k) != v]
         print(
             f"mixbench run: note: {_display(store.path)} was started with other versions "
