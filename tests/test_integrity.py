@@ -231,6 +231,11 @@ def test_a_dataset_whose_files_are_gone_fails_only_its_own_tasks(uci_pair, tmp_p
         f"balloons/linear: DatasetError: {uci_pair / 'balloons' / 'folds_py.dat'}: file is missing" in stdout
     )
     assert set(load(out).selected["dataset"]) == {"acute-inflammation"}
+    # named alone, nothing could run: refused at once, without a misleading "did you mean"
+    code, _, stderr = mixbench("run", *UCI_SMALL, "--datasets", "balloons", "--data-dir", str(uci_pair))
+    one_line_error(stderr, code)
+    assert "datasets: balloons: UCI-121 dataset(s) with files missing from" in stderr
+    assert "did you mean" not in stderr
 
 
 def test_an_incomplete_run_says_so_with_true_counts(run_dir):

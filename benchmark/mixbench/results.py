@@ -238,6 +238,16 @@ def write_json_atomic(obj, path: str | os.PathLike) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def _metadata(schema: pa.Schema) -> dict:
+    """The ``mixbench`` metadata of a schema ({} when there is none or it is not a JSON object)."""
+    raw = (schema.metadata or {}).get(_METADATA_KEY)
+    try:
+        meta = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
 def read_parquet_metadata(path: str | os.PathLike) -> dict:
     """The ``mixbench`` metadata of a parquet file written by :func:`write_parquet_atomic` ({} if none)."""
     raw = (pq.read_schema(path).metadata or {}).get(_METADATA_KEY)
@@ -552,8 +562,7 @@ class ResultStore:
             except (OSError, pa.ArrowException) as exc:
                 problems.append(str(_unreadable(path, exc)))
                 continue
-            raw = (table.schema.metadata or {}).get(_METADATA_KEY)
-            meta = json.loads(raw) if raw else {}
+            meta = _metadata(table.schema)
             problem = _task_problem(path, name, table.to_pandas(), meta, expected, settings)
             if problem is None:
                 problem = self._epochs_problem(name, meta)
@@ -566,8 +575,7 @@ class ResultStore:
             except (OSError, pa.ArrowException) as exc:
                 problems.append(str(_unreadable(self.selected_path, exc)))
             else:
-                raw = (table.schema.metadata or {}).get(_METADATA_KEY)
-                meta = json.loads(raw) if raw else {}
+                meta = _metadata(table.schema)
                 frame = table.to_pandas()
                 missing = [c for c in KEY_COLUMNS if c not in frame.columns]
                 names = _row_task_names(frame) if not missing else pd.Series([], dtype="str")
@@ -598,10 +606,9 @@ class ResultStore:
         if not path.is_file():
             return None
         try:
-            raw = (pq.read_schema(path).metadata or {}).get(_METADATA_KEY)
+            meta = _metadata(pq.read_schema(path))
         except (OSError, pa.ArrowException) as exc:
             return str(_unreadable(path, exc))
-        meta = json.loads(raw) if raw else {}
         for key in KEY_COLUMNS + ["settings"]:
             if key in meta and key in task_meta and meta[key] != task_meta[key]:
                 return (

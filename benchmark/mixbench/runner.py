@@ -358,6 +358,11 @@ def parse_label_noise(spec) -> str:
     return data.format_noise(rate, kind)
 
 
+_GET_DATA_HINT = (
+    "get them with `mixbench data fetch` or `mixbench data import PATH`, or point --data-dir at them"
+)
+
+
 def _expand_datasets(patterns: list[str], suite: str, data_dir: str | None) -> tuple[str, ...]:
     """Dataset names from names and globs (``*``, ``?``, ``[ab]``); ``!PATTERN`` removes matches."""
     try:
@@ -390,6 +395,11 @@ def _expand_datasets(patterns: list[str], suite: str, data_dir: str | None) -> t
         chosen = chosen - set(matches) if remove else chosen | set(matches)
     if not chosen:
         raise ConfigError(f"datasets: the patterns {patterns} leave no dataset")
+    if not chosen & set(available):  # nothing could run at all: say so now rather than fail every task
+        raise ConfigError(
+            f"datasets: {', '.join(sorted(chosen))}: UCI-121 dataset(s) with files missing from "
+            f"{data.resolve_data_dir(data_dir)} (`mixbench data verify` says which); {_GET_DATA_HINT}"
+        )
     universe = sorted(set(available) | (chosen & named)) if named else available  # the suite's order
     return tuple(name for name in universe if name in chosen)
 
