@@ -559,8 +559,10 @@ def test_the_next_start_recognises_and_corrects_a_stale_running_status(run_dir):
     record["status"] = record["history"][-1]["status"] = "running"  # what a kill -9 leaves
     (run_dir / "config.json").write_text(json.dumps(record))
     assert load(run_dir).config["status"] == "killed"  # no process holds the lock
+    before = snapshot(run_dir)
     code, stdout, stderr = mixbench("run", "--resume", str(run_dir), "--n-jobs", "1", "--no-progress")
     assert code == 0 and "4 tasks: 0 done, 4 skipped" in stdout
+    assert snapshot(run_dir) == before  # nothing trained, nothing rewritten (selected.parquet included)
     assert "ended without closing its config.json (killed?); its status is corrected to 'killed'" in stderr
     history = json.loads((run_dir / "config.json").read_text())["history"]
     assert [h["status"] for h in history] == ["killed", "complete"]

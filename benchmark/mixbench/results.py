@@ -474,6 +474,10 @@ class ResultStore:
     # -- reading
     def read_selected(self) -> pd.DataFrame:
         """Selected results of every finished task: the task files, then selected.parquet for the others."""
+        return self._read_selected()[0]
+
+    def _read_selected(self) -> tuple[pd.DataFrame, bool]:
+        """:meth:`read_selected`, and whether selected.parquet already holds exactly that (up to date)."""
         task_files = _final_files(self.tasks_dir, ".parquet")
         frames = []
         if self.selected_path.is_file():
@@ -483,11 +487,11 @@ class ResultStore:
             if set(task_files) <= set(names) and all(
                 p.stat().st_mtime_ns <= written for p in task_files.values()
             ):
-                return _concat([consolidated], SELECTED_COLUMNS)  # up to date: no task file is newer
+                return _concat([consolidated], SELECTED_COLUMNS), True  # no task file is newer
             # a task file (newer) wins over the consolidated rows of the same task
             frames.append(consolidated[~names.isin(task_files.keys())])
         frames += _read_many(list(task_files.values()))
-        return _concat(frames, SELECTED_COLUMNS)
+        return _concat(frames, SELECTED_COLUMNS), False
 
     def read_epochs(self) -> pd.DataFrame | None:
         """Per-epoch records of the finished tasks that have them, or None when none has."""
@@ -519,10 +523,13 @@ class ResultStore:
     def consolidate(self, metadata: dict | None = None) -> pd.DataFrame:
         """Write selected.parquet from every finished task; returns it.
 
-        ``metadata`` (e.g. the run's :func:`task_settings`) is stored in its parquet metadata.
+        ``metadata`` (e.g. the run's :func:`task_settings`) is stored in its parquet metadata. An up-to-date
+        file is left as it is (a committed run directory stays byte-identical after a run that trains
+        nothing).
         """
-        selected = self.read_selected()
-        write_parquet_atomic(selected, self.selected_path, metadata)
+        selected, current = self._read_selected()
+        if not current:
+            write_parquet_atomic(selected, self.selected_path, metadata)
         return selected
 
     # -- checking
