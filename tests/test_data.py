@@ -178,6 +178,34 @@ def test_split_without_training_rows_is_an_error(tmp_path):
         data.load_dataset(NAME, data_dir=tmp_path)
 
 
+@pytest.mark.parametrize(("kind", "what"), [("validation_folds", "validation"), ("folds", "test")])
+def test_split_without_validation_or_test_rows_is_an_error(tmp_path, kind, what):
+    # Before: NaN results with lr NaN and epoch -1, stored as a finished, not diverged task.
+    folder = write_dataset(tmp_path, **{kind: ["0,0,0,0"] * 8})
+    with pytest.raises(DatasetError, match=f"split 0 has no {what} row") as caught:
+        data.load_dataset(NAME, data_dir=tmp_path)
+    assert caught.value.path == str(folder / FILES[kind])
+
+
+@pytest.mark.parametrize(("line", "token"), [(3, "1e39"), (8, "-1e308"), (1, "3.5e38")])
+def test_a_feature_beyond_float32_range_is_malformed(tmp_path, line, token):
+    # 1e39 parses as a finite float64 but becomes inf in the float32 features: before, a validation row
+    # changed the accuracies and a training row made the cell "diverged", with only a numpy warning.
+    row = FEATURES[line - 1].split(",")
+    row[1] = token
+    folder = write_dataset(tmp_path, features=replaced(FEATURES, line, ",".join(row)))
+    with pytest.raises(DatasetError) as caught:
+        data.load_dataset(NAME, data_dir=tmp_path)
+    assert caught.value.line == line and caught.value.path == str(folder / FILES["features"])
+    assert f"value 2 ({token!r}) is beyond float32's range" in str(caught.value)
+    status = data.verify_dataset(NAME, tmp_path)  # `mixbench data verify` called it well-formed
+    assert status.status == "malformed" and f"line {line}" in status.detail
+    # the largest float32 itself is fine
+    row[1] = "3.4e38"
+    write_dataset(tmp_path, features=replaced(FEATURES, line, ",".join(row)))
+    assert np.isfinite(data.load_dataset(NAME, data_dir=tmp_path).X).all()
+
+
 def test_dataset_error_survives_pickling_for_parallel_workers(tmp_path):
     write_dataset(tmp_path, labels=replaced(LABELS, 6, "7"))
     with pytest.raises(DatasetError) as caught:

@@ -184,8 +184,13 @@ def test_load_explains_what_is_wrong(tmp_path, tables):
         load(tmp_path)
     store = _new_run(tmp_path / "run", tables, [("iris", "linear")])
     (store.tasks_dir / "iris__linear__split0__none.parquet").write_bytes(b"PAR1 not really")
-    with pytest.raises(ValueError, match=r"iris__linear__split0__none\.parquet.*delete it and re-run"):
+    with pytest.raises(
+        results.RunDirectoryError, match=r"iris__linear__split0__none\.parquet: cannot be read"
+    ) as e:
         load(store.path)
+    # the fix names both files of the task: deleting only one of them would recompute nothing
+    assert f"delete it and {store.epochs_dir / 'iris__linear__split0__none.parquet'}" in str(e.value)
+    assert "that task alone is recomputed" in str(e.value)
 
 
 def test_task_names_are_safe_and_distinct():

@@ -103,8 +103,10 @@ def _warn_missing_dir(root) -> None:
 
 
 def _data_error(exc: Exception) -> int:
+    from mixbench.data import DataDirectoryError
+
     print(f"mixbench data: error: {exc}", file=sys.stderr)
-    return 1
+    return 2 if isinstance(exc, DataDirectoryError) else 1  # 2: the place (--data-dir), not the data
 
 
 def _data_list(args: argparse.Namespace) -> int:
@@ -274,7 +276,8 @@ run directory: config.json (settings, versions, git commit, machine, times), sel
   another configuration is refused. Ctrl-C stops cleanly; the same command resumes.
 
 exit status: 0 all tasks finished; 1 some task failed (listed; re-run to retry) or a worker process
-  died; 2 bad settings or a directory holding another configuration; 130 interrupted (Ctrl-C).
+  died; 2 bad settings, a directory holding another configuration, a result file that is damaged or not
+  of this run, or a run directory that cannot be written; 130 interrupted (Ctrl-C); 143 SIGTERM.
 
 dask cluster (pip install 'mixbench[dask]' everywhere):
   dask scheduler --port 8786                                   # on one machine
@@ -295,10 +298,16 @@ def _run(args: argparse.Namespace) -> int:
             overrides, preset=args.preset, config_file=args.config, resume=args.resume
         )
         summary = runner.run(config, progress=not args.no_progress)
-    except runner.ConfigError as exc:
+    except (runner.ConfigError, runner.RunDirectoryError) as exc:
+        # Bad settings, or a run directory that cannot be used as it is: one message, no traceback.
         print(f"mixbench run: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:  # before any task ran (e.g. while the finished tasks were checked)
+        print("mixbench run: interrupted before any task ran; no result was changed", file=sys.stderr)
+        return 143 if isinstance(exc, runner.Terminated) else 130
     print(summary.format(), flush=True)
+    if summary.store_error is not None:
+        print(f"mixbench run: error: {summary.store_error}", file=sys.stderr)
     code = summary.exit_code
     if not summary.interrupted and summary.done + summary.skipped:
         code = max(code, _finish_run(summary.out, write_report=not args.no_report))
@@ -503,6 +512,8 @@ def _report(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"mixbench report: error: {exc}", file=sys.stderr)
         return 2
+    if run.completeness is not None and not run.completeness.complete:  # said in the report too
+        print(f"mixbench report: warning: {run.completeness.describe()}", file=sys.stderr)
     # Same default place as `mixbench run --report`.
     out = Path(args.out) if args.out else (repo_root() or Path.cwd()) / "reports" / run_dir.resolve().name
     both = not (args.html or args.pdf or args.latex)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import errno
 import functools
 import hashlib
 import io
@@ -48,6 +49,7 @@ __all__ = [
     "STATUSES",
     "SUITES",
     "TOY_DATASETS",
+    "DataDirectoryError",
     "Dataset",
     "DatasetError",
     "DatasetStatus",
@@ -116,6 +118,8 @@ _FEATURE_BYTES = b"0123456789+-.eE, \t\r\n"
 _INTEGER_BYTES = b"0123456789, \t\r\n"
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _NON_FINITE = re.compile(r"[+-]?(nan|inf|infinity)", re.IGNORECASE)
+# Features are stored as float32 (the engine's precision): a larger magnitude would become infinite.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class DatasetError(ValueError):
@@ -135,6 +139,42 @@ class DatasetError(ValueError):
         super().__init__(message)
         self.path = None if path is None else str(path)
         self.line = line
+
+
+class DataDirectoryError(DatasetError):
+    """The data directory cannot be written (a file, read-only, a full disk): an error of the place, not of
+    the data. Files already installed stay."""
+
+
+def _unwritable(path: Path, exc: OSError) -> DataDirectoryError:
+    where = Path(exc.filename) if exc.filename else path
+    if where.name.startswith("."):  # a temporary file: name the file it was to become
+        where = path
+    if exc.errno == errno.ENOSPC:
+        fix = (
+            "free space on that disk (the UCI-121 data takes about 110 MB) and run the same command again; "
+            "the files already installed are kept"
+        )
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = "make it writable, or give another --data-dir"
+    elif exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        fix = "--data-dir must be a folder (it is created if needed); give another --data-dir"
+    else:
+        fix = "check that folder, or give another --data-dir"
+    return DataDirectoryError(f"{where}: cannot be written ({exc.strerror or exc}); {fix}.", path=where)
+
+
+def _check_writable_dir(target: Path) -> None:
+    """Refuse a data directory that is a file, and create it (a clear error when that fails)."""
+    if target.exists() and not target.is_dir():
+        raise DataDirectoryError(
+            f"{target}: is a file, not a folder; give --data-dir a folder (it is created if needed).",
+            path=target,
+        )
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _unwritable(target, exc) from None
 
 
 def _file_error(path: Path, line: int | None, what: str, fix: str = _REIMPORT) -> DatasetError:
@@ -426,7 +466,7 @@ def _parse_table(raw: bytes, path: Path, kind: str, n_classes: int | None) -> np
 
 def _values_ok(table: np.ndarray, kind: str, n_classes: int | None) -> bool:
     if kind == "features":
-        return bool(np.isfinite(table).all())
+        return bool(np.isfinite(table).all() and (np.abs(table) <= _FLOAT32_MAX).all())
     if kind == "labels":
         return table.shape[1] == 1 and table.min() >= 0 and (n_classes is None or table.max() < n_classes)
     return bool(((table == 0) | (table == 1)).all())
@@ -465,6 +505,14 @@ def _check_token(token: str, path: Path, line: int, column: int, kind: str, n_cl
             raise _file_error(path, line, f"{where} is not a number")
         if not np.isfinite(float(token)):
             raise _file_error(path, line, f"{where} overflows to infinity; features must be finite numbers")
+        if abs(float(token)) > _FLOAT32_MAX:
+            raise _file_error(
+                path,
+                line,
+                f"{where} is beyond float32's range (|x| <= {_FLOAT32_MAX:.4g}) and would become infinite "
+                "when the features are cast to float32; features must be finite float32 numbers "
+                "(standardise them)",
+            )
         return
     if kind == "labels":
         if not re.fullmatch(r"-?\d+", token):
@@ -573,6 +621,16 @@ def load_data_py(
             None,
             f"split {split} leaves no training row (every row is test or validation)",
         )
+    # Without validation rows nothing can be selected; without test rows nothing can be reported: both
+    # would be stored as NaN results that look like finished tasks.
+    for kind, rows, what in (("validation_folds", validation, "validation"), ("folds", test, "test")):
+        if not rows.any():
+            raise _file_error(
+                folder / files[kind],
+                None,
+                f"split {split} has no {what} row (column {split} holds no 1), so the {what} accuracy "
+                "cannot be computed",
+            )
     return Dataset(
         name=name,
         X=np.ascontiguousarray(tables["features"], dtype=np.float32),
@@ -1011,22 +1069,41 @@ def _folder_members(source: Path, names: set[str]) -> tuple[list[_Member], int]:
 
 
 def _install(member: _Member, destination: Path, expected: str | None) -> bool:
-    """Copy a member to ``destination`` atomically if its sha256 is ``expected`` (or unknown)."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
+    """Copy a member to ``destination`` atomically if its sha256 is ``expected`` (or unknown).
+
+    A write that fails (full disk, read-only folder) raises :class:`DataDirectoryError`; the previous file,
+    if any, stays.
+    """
     digest = hashlib.sha256()
     # Not mkstemp: its 0600 mode would make the installed data unreadable to other users.
     temporary = destination.parent / f".{destination.name}.{os.getpid()}.part"
     try:
-        with temporary.open("wb") as out, member.open() as stream:
+        try:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            out = temporary.open("wb")
+        except OSError as exc:
+            raise _unwritable(destination, exc) from None
+        with out, member.open() as stream:
             for chunk in iter(lambda: stream.read(1 << 20), b""):
                 digest.update(chunk)
-                out.write(chunk)
+                try:
+                    out.write(chunk)
+                except OSError as exc:
+                    raise _unwritable(destination, exc) from None
+            try:
+                out.flush()
+            except OSError as exc:
+                raise _unwritable(destination, exc) from None
         if expected is not None and digest.hexdigest() != expected:
             return False
-        os.replace(temporary, destination)
+        try:
+            os.replace(temporary, destination)
+        except OSError as exc:
+            raise _unwritable(destination, exc) from None
         return True
     finally:
-        temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
 
 
 def import_data(
@@ -1078,6 +1155,7 @@ def import_data(
             "(`mixbench data verify` checks it in place).",
             path=source,
         )
+    _check_writable_dir(target)
     names = set(_registry_cached()["name"])
     with contextlib.ExitStack() as stack:
         if source.is_dir():
@@ -1166,8 +1244,11 @@ def fetch_data(
     from tqdm import tqdm
 
     target = resolve_data_dir(data_dir)
-    target.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target, prefix=".data_py.", suffix=".zip.part")
+    _check_writable_dir(target)
+    try:
+        handle, temporary = tempfile.mkstemp(dir=target, prefix=".data_py.", suffix=".zip.part")
+    except OSError as exc:
+        raise _unwritable(target, exc) from None
     download = Path(temporary)
     try:
         with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
@@ -1187,6 +1268,12 @@ def fetch_data(
         size = download.stat().st_size
     except (OSError, ValueError) as exc:  # URLError and HTTPError are OSErrors; a bad URL is a ValueError
         download.unlink(missing_ok=True)
+        if getattr(exc, "errno", None) in (
+            errno.ENOSPC,
+            errno.EROFS,
+            errno.EACCES,
+        ):  # writing, not the network
+            raise _unwritable(target / "data_py.zip", exc) from None
         if isinstance(exc, urllib.error.HTTPError):
             reason = f"HTTP {exc.code} {exc.reason}"
         else:

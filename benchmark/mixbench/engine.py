@@ -336,7 +336,15 @@ def train_bank(
     G = L * R
     n_features = int(X.shape[1])
 
-    Xt = torch.tensor(np.asarray(X, dtype=np.float32))  # a copy: X may be a read-only memmap
+    with np.errstate(over="ignore"):  # an overflow is said just below, as an error
+        Xt = torch.tensor(np.asarray(X, dtype=np.float32))  # a copy: X may be a read-only memmap
+    if not torch.isfinite(Xt).all():
+        # Said here, or the inf of a value beyond float32's range would read as a learning-rate divergence.
+        bad = int((~torch.isfinite(Xt)).any(1).nonzero()[0, 0])
+        raise ValueError(
+            f"X row {bad} has a value that is NaN or infinite in float32, the engine's precision (|x| must "
+            f"be <= {float(np.finfo(np.float32).max):.4g}); rescale the features (e.g. StandardScaler)"
+        )
     Xa = torch.cat([Xt, torch.ones(len(Xt), 1)], 1).to(dev)
     yt = torch.tensor(np.asarray(y, dtype=np.int64), device=dev)
     onehot = torch.nn.functional.one_hot(yt, C).to(torch.float32)

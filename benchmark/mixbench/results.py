@@ -20,6 +20,12 @@ A task is *finished* when its ``tasks/`` file exists or ``selected.parquet`` hol
 directory counts as finished and re-running its command trains nothing); where both hold a task, the task file
 wins. :func:`load` and :meth:`ResultStore.consolidate` read the union.
 
+Before a file counts as finished it is checked against the task it claims to be and the run's settings
+(:meth:`ResultStore.check`): readable, rows of its own task only, every loss x seed of the run once, learning
+rates and epochs of the run, and (stored in each task file's metadata) the settings it was computed with. A
+file that fails raises one :class:`RunDirectoryError` naming it, the cause and the fix; nothing is deleted.
+:meth:`ResultStore.completeness` says which tasks of the run are finished, failed or missing.
+
 Schemas (CONTRIBUTING.md): per-epoch records have ``EPOCH_COLUMNS``, one row per (dataset, net, split,
 noise, loss, lr, seed, epoch); selected results ``SELECTED_COLUMNS``, one row per (dataset, net, split,
 noise, loss, seed). ``noise`` is ``none`` or ``KIND-RATE``.
@@ -41,14 +47,24 @@ import pyarrow as pa
 import pyarrow.dataset as pa_dataset
 import pyarrow.parquet as pq
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: runs go unlocked
+    fcntl = None
+
 __all__ = [
     "EPOCH_COLUMNS",
     "FAILURE_COLUMNS",
     "KEY_COLUMNS",
     "SELECTED_COLUMNS",
+    "TASK_SETTING_KEYS",
+    "Completeness",
     "ResultStore",
+    "RunDirectoryError",
     "RunResults",
+    "expected_tasks",
     "load",
+    "task_settings",
     "task_name",
     "write_json_atomic",
     "write_parquet_atomic",
@@ -87,6 +103,72 @@ _SAFE = re.compile(r"[^A-Za-z0-9._+=-]")
 _TMP_PREFIX = "."
 CONFIG_FILE = "config.json"
 SELECTED_FILE = "selected.parquet"
+#: Held (flock) by the process that writes the run; see ``mixbench.runner``.
+LOCK_FILE = ".lock"
+#: Settings of a run that every number of a task depends on (the dataset, net, split and noise being the
+#: task's key), with the value a config.json written before the setting existed means.
+TASK_SETTING_KEYS = {
+    "suite": None,
+    "losses": None,
+    "lrs": None,
+    "seeds": None,
+    "epochs": None,
+    "batch_size": None,
+    "momentum": None,
+    "eval_batch": 0,
+    "device": None,
+}
+_SHOWN_PROBLEMS = 8
+
+
+class RunDirectoryError(ValueError):
+    """A run directory that cannot be used as it is: a damaged file, a file of another task or run.
+
+    The message names the file, the cause and the fix; nothing in the directory is deleted.
+
+    Parameters
+    ----------
+    message : str
+    path : str or PathLike, optional
+        The offending file (or the run directory).
+    """
+
+    def __init__(self, message: str, *, path: str | os.PathLike | None = None):
+        super().__init__(message)
+        self.path = None if path is None else str(path)
+
+    def __reduce__(self):
+        return (_rebuild_run_directory_error, (str(self), self.path))
+
+
+def _rebuild_run_directory_error(message: str, path: str | None) -> RunDirectoryError:
+    return RunDirectoryError(message, path=path)
+
+
+def task_settings(config: dict) -> dict:
+    """The :data:`TASK_SETTING_KEYS` of a run's settings (``config.json``'s ``config``), JSON-ready.
+
+    Keys missing from ``config`` take their default (None: unknown).
+    """
+    out = {k: config.get(k, default) for k, default in TASK_SETTING_KEYS.items()}
+    return json.loads(json.dumps(out, default=list))
+
+
+def expected_tasks(config: dict) -> dict[str, dict] | None:
+    """The tasks of a run's grid, ``{task_name: key}`` in canonical order; None when ``config`` lacks one
+    of ``datasets``, ``nets``, ``splits``, ``label_noise``."""
+    try:
+        grid = [list(config[k]) for k in ("datasets", "nets", "splits", "label_noise")]
+    except (KeyError, TypeError):
+        return None
+    keys = [
+        {"dataset": d, "net": n, "split": int(s), "noise": z}
+        for d in grid[0]
+        for n in grid[1]
+        for s in grid[2]
+        for z in grid[3]
+    ]
+    return {task_name(**key): key for key in keys}
 
 
 def task_name(dataset: str, net: str, split: int, noise: str) -> str:
@@ -156,6 +238,16 @@ def write_json_atomic(obj, path: str | os.PathLike) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def _metadata(schema: pa.Schema) -> dict:
+    """The ``mixbench`` metadata of a schema ({} when there is none or it is not a JSON object)."""
+    raw = (schema.metadata or {}).get(_METADATA_KEY)
+    try:
+        meta = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
 def read_parquet_metadata(path: str | os.PathLike) -> dict:
     """The ``mixbench`` metadata of a parquet file written by :func:`write_parquet_atomic` ({} if none)."""
     raw = (pq.read_schema(path).metadata or {}).get(_METADATA_KEY)
@@ -174,14 +266,57 @@ def _final_files(folder: Path, suffix: str) -> dict[str, Path]:
     return dict(sorted(found.items()))
 
 
+def _unreadable(path: Path, exc: BaseException) -> RunDirectoryError:
+    """The error for a result file that cannot be read, with the fix that fits its kind."""
+    cause = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[0]
+    run_dir = path.parent.parent
+    if path.parent.name == "tasks" or path.parent.name == "epochs":
+        other = run_dir / ("epochs" if path.parent.name == "tasks" else "tasks") / path.name
+        if path.name[: -len(".parquet")] in _consolidated_names(run_dir / SELECTED_FILE):
+            fix = (
+                f"delete it and {other} (the task's other file). Its selected results stay in "
+                f"{SELECTED_FILE}, so re-running keeps them and recomputes nothing (its per-epoch records "
+                f"are then lost); to recompute the task, delete {SELECTED_FILE} too: the same `mixbench run` "
+                "command rebuilds it from tasks/ and recomputes every task without a task file"
+            )
+        else:
+            fix = (
+                f"delete it and {other} (the task's other file), then re-run the same `mixbench run` "
+                "command: that task alone is recomputed"
+            )
+    elif path.name == SELECTED_FILE:
+        n_tasks = len(_final_files(path.parent / "tasks", ".parquet"))
+        if n_tasks:
+            fix = (
+                f"delete it and re-run the same `mixbench run` command (or `mixbench run --resume "
+                f"{path.parent}`): it is rebuilt from the {n_tasks} file(s) in tasks/, and the tasks that "
+                "were only in it are recomputed"
+            )
+        else:
+            fix = (
+                "restore it (e.g. `git checkout -- FILE` or from a backup): it is the only copy of these "
+                "results, and deleting it would mean recomputing every task"
+            )
+    else:
+        fix = "restore it or delete it"
+    return RunDirectoryError(
+        f"{path}: cannot be read ({cause}), so it is damaged or truncated; {fix}.", path=path
+    )
+
+
+def _consolidated_names(path: Path) -> set[str]:
+    """Task names with rows in a selected.parquet (empty when there is none or it cannot be read)."""
+    try:
+        return set(_row_task_names(pq.read_table(path, columns=KEY_COLUMNS).to_pandas()))
+    except (OSError, pa.ArrowException, KeyError, ValueError):
+        return set()
+
+
 def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         return pq.read_table(path).to_pandas()
     except (OSError, pa.ArrowException) as exc:
-        raise ValueError(
-            f"{path}: cannot read this result file ({exc}); delete it and re-run the same `mixbench run` "
-            "command to recompute that task"
-        ) from exc
+        raise _unreadable(path, exc) from exc
 
 
 def _read_many(paths: list[Path]) -> list[pd.DataFrame]:
@@ -247,13 +382,32 @@ class ResultStore:
         """The parsed config.json, or None when there is none."""
         if not self.config_path.is_file():
             return None
+        restore = (
+            "restore it (e.g. from git or a backup; the results beside it are kept) or run into another "
+            "--out directory"
+        )
         try:
-            return json.loads(self.config_path.read_text(encoding="utf-8"))
+            record = json.loads(self.config_path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
-            raise ValueError(
-                f"{self.config_path}, line {exc.lineno}: not valid JSON ({exc.msg}); restore it (e.g. "
-                "from git) or run into another --out directory"
+            raise RunDirectoryError(
+                f"{self.config_path}, line {exc.lineno}: not valid JSON ({exc.msg}), so the file is damaged "
+                f"or truncated; {restore}",
+                path=self.config_path,
             ) from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            cause = getattr(exc, "strerror", None) or str(exc)
+            raise RunDirectoryError(
+                f"{self.config_path}: cannot be read ({cause}); check its permissions, or {restore}",
+                path=self.config_path,
+            ) from exc
+        if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+            found = type(record).__name__ if not isinstance(record, dict) else 'an object without "config"'
+            raise RunDirectoryError(
+                f'{self.config_path}: not a mixbench config.json (a JSON object with a "config" object of '
+                f"settings expected, found {found}); {restore}",
+                path=self.config_path,
+            )
+        return record
 
     def write_config(self, config: dict) -> None:
         write_json_atomic(config, self.config_path)
@@ -263,7 +417,10 @@ class ResultStore:
         """Names (:func:`task_name`) of the finished tasks: a task file, or rows in selected.parquet."""
         names = set(_final_files(self.tasks_dir, ".parquet"))
         if self.selected_path.is_file():
-            keys = pq.read_table(self.selected_path, columns=KEY_COLUMNS).to_pandas()
+            try:
+                keys = pq.read_table(self.selected_path, columns=KEY_COLUMNS).to_pandas()
+            except (OSError, pa.ArrowException) as exc:
+                raise _unreadable(self.selected_path, exc) from exc
             names.update(_row_task_names(keys))
         return names
 
@@ -317,6 +474,10 @@ class ResultStore:
     # -- reading
     def read_selected(self) -> pd.DataFrame:
         """Selected results of every finished task: the task files, then selected.parquet for the others."""
+        return self._read_selected()[0]
+
+    def _read_selected(self) -> tuple[pd.DataFrame, bool]:
+        """:meth:`read_selected`, and whether selected.parquet already holds exactly that (up to date)."""
         task_files = _final_files(self.tasks_dir, ".parquet")
         frames = []
         if self.selected_path.is_file():
@@ -326,11 +487,11 @@ class ResultStore:
             if set(task_files) <= set(names) and all(
                 p.stat().st_mtime_ns <= written for p in task_files.values()
             ):
-                return _concat([consolidated], SELECTED_COLUMNS)  # up to date: no task file is newer
+                return _concat([consolidated], SELECTED_COLUMNS), True  # no task file is newer
             # a task file (newer) wins over the consolidated rows of the same task
             frames.append(consolidated[~names.isin(task_files.keys())])
         frames += _read_many(list(task_files.values()))
-        return _concat(frames, SELECTED_COLUMNS)
+        return _concat(frames, SELECTED_COLUMNS), False
 
     def read_epochs(self) -> pd.DataFrame | None:
         """Per-epoch records of the finished tasks that have them, or None when none has."""
@@ -359,11 +520,308 @@ class ResultStore:
         frame = pd.DataFrame(rows, columns=FAILURE_COLUMNS)
         return frame.astype({c: _DTYPES[c] for c in KEY_COLUMNS} | {"error": "str"})
 
-    def consolidate(self) -> pd.DataFrame:
-        """Write selected.parquet from every finished task; returns it."""
-        selected = self.read_selected()
-        write_parquet_atomic(selected, self.selected_path)
+    def consolidate(self, metadata: dict | None = None) -> pd.DataFrame:
+        """Write selected.parquet from every finished task; returns it.
+
+        ``metadata`` (e.g. the run's :func:`task_settings`) is stored in its parquet metadata. An up-to-date
+        file is left as it is (a committed run directory stays byte-identical after a run that trains
+        nothing).
+        """
+        selected, current = self._read_selected()
+        if not current:
+            write_parquet_atomic(selected, self.selected_path, metadata)
         return selected
+
+    # -- checking
+    def check(self, config: dict | None = None) -> dict[str, dict]:
+        """Check every finished task against the task it claims to be and the run's settings.
+
+        Each task file must be readable, hold rows of its own (dataset, net, split, noise) only, and (when
+        ``config`` has them) be a task of the run's grid, hold every loss x seed of the run exactly once with
+        the run's learning rates and epochs, and have been computed with the run's :func:`task_settings`
+        (stored in its metadata). Its per-epoch file, if any, must be readable and of the same task. Rows of
+        ``selected.parquet`` that no task file covers are checked the same way.
+
+        Parameters
+        ----------
+        config : dict, optional
+            The run's settings (``config.json``'s ``config``); default: read from config.json.
+
+        Returns
+        -------
+        dict
+            ``{task_name: metadata}`` of the finished tasks (metadata ``{}`` for rows of selected.parquet).
+
+        Raises
+        ------
+        RunDirectoryError
+            Naming each file that fails, the cause and the fix (nothing is deleted).
+        """
+        if config is None:
+            config = (self.read_config() or {}).get("config", {})
+        expected = expected_tasks(config)
+        settings = task_settings(config)
+        problems: list[str] = []
+        found: dict[str, dict] = {}
+        for name, path in _final_files(self.tasks_dir, ".parquet").items():
+            try:
+                table = pq.read_table(path)
+            except (OSError, pa.ArrowException) as exc:
+                problems.append(str(_unreadable(path, exc)))
+                continue
+            meta = _metadata(table.schema)
+            problem = _task_problem(path, name, table.to_pandas(), meta, expected, settings)
+            if problem is None:
+                problem = self._epochs_problem(name, meta)
+            if problem is not None:
+                problems.append(problem)
+            found[name] = meta
+        if self.selected_path.is_file():
+            try:
+                table = pq.read_table(self.selected_path)
+            except (OSError, pa.ArrowException) as exc:
+                problems.append(str(_unreadable(self.selected_path, exc)))
+            else:
+                meta = _metadata(table.schema)
+                frame = table.to_pandas()
+                missing = [c for c in KEY_COLUMNS if c not in frame.columns]
+                names = _row_task_names(frame) if not missing else pd.Series([], dtype="str")
+                for name, rows in frame.groupby(names, sort=False) if not missing else []:
+                    if name in found:
+                        continue  # the task file wins
+                    problem = _task_problem(self.selected_path, name, rows, meta, expected, settings)
+                    if problem is not None:
+                        problems.append(problem)
+                        break  # one is enough to say the file does not belong to this run
+                    found[name] = {}
+                if missing:
+                    problems.append(f"{self.selected_path}: lacks column(s) {missing}; {_SET_ASIDE}")
+        if problems:
+            shown = problems[:_SHOWN_PROBLEMS]
+            more = len(problems) - len(shown)
+            text = "\n  ".join(shown) + (f"\n  ... and {more} more" if more else "")
+            head = (
+                f"{self.path}: {len(problems)} result file(s) fail the check:\n  "
+                if len(problems) > 1
+                else ""
+            )
+            raise RunDirectoryError(head + text, path=self.path if len(problems) > 1 else None)
+        return found
+
+    def _epochs_problem(self, name: str, task_meta: dict) -> str | None:
+        path = self.epochs_dir / f"{name}.parquet"
+        if not path.is_file():
+            return None
+        try:
+            meta = _metadata(pq.read_schema(path))
+        except (OSError, pa.ArrowException) as exc:
+            return str(_unreadable(path, exc))
+        for key in KEY_COLUMNS + ["settings"]:
+            if key in meta and key in task_meta and meta[key] != task_meta[key]:
+                return (
+                    f"{path}: its {key} is {json.dumps(meta[key])}, but its task file's is "
+                    f"{json.dumps(task_meta[key])}: the files are of different tasks or runs; {_SET_ASIDE}"
+                )
+        return None
+
+    def lock_held(self) -> bool:
+        """Whether a process holds the run's lock (a ``mixbench run`` is writing it now)."""
+        if fcntl is None:
+            return False
+        try:
+            handle = open(self.path / LOCK_FILE, "rb")  # noqa: SIM115
+        except OSError:
+            return False  # no lock file: the last run ended and removed it, or none ran yet
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            except OSError:
+                return False
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+
+    def completeness(
+        self, config: dict | None = None, finished: set[str] | None = None
+    ) -> Completeness | None:
+        """Which tasks of the run are finished, failed (last attempt raised) or missing (never finished).
+
+        Parameters
+        ----------
+        config : dict, optional
+            The run's settings; default config.json's ``config``.
+        finished : set of str, optional
+            Task names known finished (e.g. from :meth:`check`); default :meth:`finished`.
+
+        Returns
+        -------
+        Completeness or None
+            None when the settings do not give the grid (no ``datasets``, ``nets``, ...).
+        """
+        record = self.read_config() or {}
+        config = record.get("config", {}) if config is None else config
+        expected = expected_tasks(config)
+        if expected is None:
+            return None
+        finished = self.finished() if finished is None else finished
+        failures = set(_final_files(self.failures_dir, ".json"))
+        done = tuple(n for n in expected if n in finished)
+        failed = tuple(n for n in expected if n not in finished and n in failures)
+        missing = tuple(n for n in expected if n not in finished and n not in failures)
+        recorded = str(record.get("status") or "")
+        live = self.lock_held()
+        status = recorded
+        if recorded == "running" and not live:
+            status = "killed"  # config.json was never closed: the process died (kill -9, power, OOM)
+        labels = {n: _task_label(expected[n]) for n in expected}
+        return Completeness(
+            total=len(expected),
+            finished=tuple(labels[n] for n in done),
+            failed=tuple(labels[n] for n in failed),
+            missing=tuple(labels[n] for n in missing),
+            status=status,
+            recorded_status=recorded,
+            live=live,
+            path=self.path,
+        )
+
+
+_SET_ASIDE = (
+    "nothing was deleted. Move the file (and its tasks/ or epochs/ twin) out of the run directory, then "
+    "re-run the same `mixbench run` command to recompute that task, or restore the original file"
+)
+
+
+def _task_label(key: dict) -> str:
+    parts = [str(key["dataset"]), str(key["net"])]
+    if int(key["split"]):
+        parts.append(f"split {key['split']}")
+    if key["noise"] != "none":
+        parts.append(str(key["noise"]))
+    return "/".join(parts)
+
+
+def _task_problem(
+    path: Path,
+    name: str,
+    frame: pd.DataFrame,
+    meta: dict,
+    expected: dict[str, dict] | None,
+    settings: dict,
+) -> str | None:
+    """What is wrong with the selected rows ``frame`` of task ``name`` read from ``path`` (None: nothing)."""
+    where = f"{path}" if path.name != SELECTED_FILE else f"{path} (rows of {name})"
+    missing = [c for c in SELECTED_COLUMNS if c not in frame.columns]
+    if missing:
+        return f"{where}: lacks column(s) {missing} of a selected-results table; {_SET_ASIDE}"
+    if expected is not None and name not in expected:
+        return (
+            f"{where}: {name} is not a task of this run (config.json's datasets, nets, splits and "
+            f"label_noise do not give it): the file comes from another run; {_SET_ASIDE}"
+        )
+    keys = set(frame[KEY_COLUMNS].itertuples(index=False, name=None))
+    if (
+        len(keys) != 1
+        or task_name(*next(iter(keys))) != name
+        or (all(k in meta for k in KEY_COLUMNS) and task_name(*(meta[k] for k in KEY_COLUMNS)) != name)
+    ):
+        held = ", ".join(sorted(_task_label(dict(zip(KEY_COLUMNS, k, strict=True))) for k in keys))
+        return (
+            f"{where}: holds the results of {held or 'no task'}, but its name says "
+            f"{_task_label(expected[name]) if expected else name}: the file was copied over another; "
+            f"{_SET_ASIDE}"
+        )
+    stored = meta.get("settings")
+    if isinstance(stored, dict):
+        differ = [
+            f"{k} {json.dumps(stored.get(k))} (the run's config.json says {json.dumps(settings[k])})"
+            for k in settings
+            if settings[k] is not None and stored.get(k, TASK_SETTING_KEYS[k]) != settings[k]
+        ]
+        if differ:
+            return f"{where}: computed with {'; '.join(differ)}: it is not a result of this run; {_SET_ASIDE}"
+    losses, seeds, lrs, epochs = (settings[k] for k in ("losses", "seeds", "lrs", "epochs"))
+    if losses is not None and seeds is not None:
+        pairs = list(frame[["loss", "seed"]].itertuples(index=False, name=None))
+        wanted = {(str(loss), int(seed)) for loss in losses for seed in seeds}
+        if len(pairs) != len(set(pairs)) or set(pairs) != wanted:
+            other = sorted({str(p[0]) for p in pairs} ^ {str(loss) for loss in losses})
+            return (
+                f"{where}: holds {len(pairs)} (loss, seed) results, but the run has {len(wanted)} "
+                f"({len(losses)} losses x {len(seeds)} seeds)"
+                + (f"; losses not shared: {', '.join(other)}" if other else "")
+                + f": it is not a result of this run; {_SET_ASIDE}"
+            )
+    if lrs is not None:
+        lr = frame["lr"].dropna()
+        if not lr.isin([float(v) for v in lrs]).all():
+            return (
+                f"{where}: selected learning rate(s) {sorted(set(lr) - set(map(float, lrs)))} are not among "
+                f"the run's {list(lrs)}: it is not a result of this run; {_SET_ASIDE}"
+            )
+    if epochs is not None and not frame["epoch"].between(-1, int(epochs) - 1).all():
+        return (
+            f"{where}: selected epoch {int(frame['epoch'].max())} is beyond the run's {epochs} epochs "
+            f"(0..{int(epochs) - 1}): it is not a result of this run; {_SET_ASIDE}"
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class Completeness:
+    """How far a run got: which tasks of its grid are finished, failed or missing.
+
+    Attributes
+    ----------
+    total : int
+        Tasks of the run's grid.
+    finished, failed, missing : tuple of str
+        Labels (``dataset/net[/split k][/noise]``) of the tasks with results, of those whose last attempt
+        raised, and of those never finished (not run yet, killed, or their files deleted); grid order.
+    status : str
+        The run's status: config.json's, except ``killed`` where it says ``running`` but no process holds
+        the run's lock.
+    recorded_status : str
+        config.json's status as written.
+    live : bool
+        A ``mixbench run`` is writing the directory now.
+    path : Path
+    """
+
+    total: int
+    finished: tuple[str, ...]
+    failed: tuple[str, ...]
+    missing: tuple[str, ...]
+    status: str
+    recorded_status: str
+    live: bool
+    path: Path
+
+    @property
+    def complete(self) -> bool:
+        return len(self.finished) == self.total
+
+    def describe(self, limit: int = 12) -> str:
+        """One paragraph for the top of a report: what is missing and how to finish it ("" if complete)."""
+        if self.complete:
+            return ""
+        parts = [
+            f"This run is incomplete: {len(self.finished)} of {self.total} tasks are finished, so every "
+            "statistic below covers only part of the grid."
+        ]
+        for what, labels in (("failed", self.failed), ("missing", self.missing)):
+            if labels:
+                shown = ", ".join(labels[:limit]) + (
+                    f" and {len(labels) - limit} more" if len(labels) > limit else ""
+                )
+                parts.append(f"{len(labels)} {what}: {shown}.")
+        if self.live:
+            parts.append("A `mixbench run` is writing it now.")
+        elif self.status == "killed":
+            parts.append("Its config.json says it is running, but no process is: it was killed.")
+        parts.append(f"Finish it with `mixbench run --resume {self.path}`.")
+        return " ".join(parts)
 
 
 # --- reading a run ----------------------------------------------------------------------------------
@@ -384,6 +842,10 @@ class RunResults:
     failures : DataFrame
         ``FAILURE_COLUMNS`` (dataset, net, split, noise, error), one row per task whose last attempt raised.
     path : Path
+    completeness : Completeness or None
+        Which tasks of the grid are finished, failed or missing (None when config.json lacks the grid).
+        ``config["tasks"]`` and ``config["status"]`` hold the true counts and status from it (config.json's
+        can be stale after a kill or deleted files).
     """
 
     config: dict
@@ -391,6 +853,7 @@ class RunResults:
     epochs: pd.DataFrame | None
     failures: pd.DataFrame
     path: Path
+    completeness: Completeness | None = None
 
     def __repr__(self) -> str:
         n_epochs = "None" if self.epochs is None else f"{len(self.epochs)} rows"
@@ -420,8 +883,9 @@ def load(run_dir: str | os.PathLike, *, epochs: bool = True) -> RunResults:
     ------
     FileNotFoundError
         ``run_dir`` has no config.json.
-    ValueError
-        A result file cannot be read (the message names it and says what to do).
+    RunDirectoryError
+        A result file cannot be read or is not a result of this run (:meth:`ResultStore.check`; the
+        message names it and says what to do).
     """
     store = ResultStore(run_dir)
     config = store.read_config()
@@ -430,10 +894,24 @@ def load(run_dir: str | os.PathLike, *, epochs: bool = True) -> RunResults:
             f"{store.config_path}: no such file, so {store.path} is not a mixbench run directory; give the "
             "--out directory of a `mixbench run`"
         )
+    finished = set(store.check(config["config"]))
+    completeness = store.completeness(config["config"], finished)
+    if completeness is not None:
+        config = {
+            **config,
+            "status": completeness.status,
+            "tasks": {
+                "total": completeness.total,
+                "finished": len(completeness.finished),
+                "failed": len(completeness.failed),
+                "missing": len(completeness.missing),
+            },
+        }
     return RunResults(
         config=config,
         selected=store.read_selected(),
         epochs=store.read_epochs() if epochs else None,
-        failures=store.read_failures(),
+        failures=store.read_failures(finished),
         path=store.path,
+        completeness=completeness,
     )

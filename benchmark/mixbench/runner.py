@@ -39,6 +39,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import difflib
+import errno
 import fnmatch
 import functools
 import hashlib
@@ -50,6 +51,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 import traceback
@@ -73,7 +75,14 @@ from mixbench import __version__, data
 from mixbench.engine import DEFAULT_LRS, DEFAULT_SEEDS, select_by_validation, train_bank
 from mixbench.losses import STANDARD_LOSSES, available_losses, resolve_losses
 from mixbench.models import NETS, layer_sizes
-from mixbench.results import EPOCH_COLUMNS, ResultStore, task_name
+from mixbench.results import (
+    EPOCH_COLUMNS,
+    LOCK_FILE,
+    ResultStore,
+    RunDirectoryError,
+    task_name,
+    task_settings,
+)
 
 __all__ = [
     "BACKENDS",
@@ -81,8 +90,10 @@ __all__ = [
     "SCIENCE_KEYS",
     "ConfigError",
     "RunConfig",
+    "RunDirectoryError",
     "RunSummary",
     "Task",
+    "Terminated",
     "estimate_cost",
     "noise_seed",
     "plan_tasks",
@@ -147,7 +158,6 @@ OPTION_KEYS = SCIENCE_KEYS + EXECUTION_KEYS
 # training step costs about as much fixed dispatch work as 3000 parameters of arithmetic.
 _STEP_OVERHEAD = 3000.0
 _REPORT_HINT = "mixbench report"
-LOCK_FILE = ".lock"
 # joblib's errors for a worker process that died; the run keeps what is finished and says so.
 _WORKER_DEATH = (TerminatedWorkerError, BrokenProcessPool)
 
@@ -300,7 +310,25 @@ def _split_losses(value) -> list[str]:
         resolve_losses(out)
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"losses: {exc.args[0] if exc.args else exc}") from None
+    except Exception as exc:  # a user module that raises while it is imported
+        raise ConfigError(_import_failure(out, exc)) from None
     return out
+
+
+def _import_failure(names: list[str], exc: Exception) -> str:
+    """One line for a ``module:attr`` loss whose module raised on import: the file, the line, the cause."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<frozen")]
+    users = [n for n in names if ":" in n]
+    where = ""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = f"{exc.filename}, line {exc.lineno}: "
+    elif frames:
+        where = f"{frames[-1].filename}, line {frames[-1].lineno}: "
+    which = f"loss {users[0]!r}" if len(users) == 1 else f"one of the losses {users}"
+    return (
+        f"losses: {where}importing {which} raised {type(exc).__name__}: {_first_line(str(exc), 200)}; fix "
+        "that module (`python -c 'import MODULE'` shows the whole traceback) or leave the loss out"
+    )
 
 
 def parse_label_noise(spec) -> str:
@@ -330,6 +358,11 @@ def parse_label_noise(spec) -> str:
     return data.format_noise(rate, kind)
 
 
+_GET_DATA_HINT = (
+    "get them with `mixbench data fetch` or `mixbench data import PATH`, or point --data-dir at them"
+)
+
+
 def _expand_datasets(patterns: list[str], suite: str, data_dir: str | None) -> tuple[str, ...]:
     """Dataset names from names and globs (``*``, ``?``, ``[ab]``); ``!PATTERN`` removes matches."""
     try:
@@ -342,29 +375,33 @@ def _expand_datasets(patterns: list[str], suite: str, data_dir: str | None) -> t
             f"no complete {suite} dataset in {where}; get the data with `mixbench data fetch` or "
             "`mixbench data import PATH`, or point --data-dir at it (`mixbench data verify` checks it)"
         )
+    # A UCI-121 dataset named exactly is kept even when its files are missing: as a malformed dataset, it
+    # fails only its own tasks (with the missing file named), and a run that lost one dataset's files
+    # still resumes.
+    named = set(data.registry()["name"]) if suite == "uci121" else set()
     chosen: set[str] = set()
     for raw in patterns or ["*"]:
         pattern = str(raw).strip()
         remove = pattern.startswith("!")
         pattern = pattern[1:] if remove else pattern
-        matches = fnmatch.filter(available, pattern)
+        matches = fnmatch.filter(available, pattern) or ([pattern] if pattern in named else [])
         if not matches and not remove:
             chosen_hint = difflib.get_close_matches(pattern, available, n=3)
             hint = f" (did you mean {', '.join(chosen_hint)}?)" if chosen_hint else ""
-            missing = ""
-            if suite == "uci121" and pattern in set(data.registry()["name"]):
-                missing = (
-                    f"; {pattern} is a UCI-121 dataset but some of its files are missing from "
-                    f"{data.resolve_data_dir(data_dir)} (`mixbench data verify` says which)"
-                )
             raise ConfigError(
-                f"datasets: {pattern!r} matches no available {suite} dataset{hint}{missing}; "
+                f"datasets: {pattern!r} matches no available {suite} dataset{hint}; "
                 f"`mixbench data list` shows them"
             )
         chosen = chosen - set(matches) if remove else chosen | set(matches)
     if not chosen:
         raise ConfigError(f"datasets: the patterns {patterns} leave no dataset")
-    return tuple(name for name in available if name in chosen)
+    if not chosen & set(available):  # nothing could run at all: say so now rather than fail every task
+        raise ConfigError(
+            f"datasets: {', '.join(sorted(chosen))}: UCI-121 dataset(s) with files missing from "
+            f"{data.resolve_data_dir(data_dir)} (`mixbench data verify` says which); {_GET_DATA_HINT}"
+        )
+    universe = sorted(set(available) | (chosen & named)) if named else available  # the suite's order
+    return tuple(name for name in universe if name in chosen)
 
 
 def _normalise_key(key: str) -> str:
@@ -494,9 +531,12 @@ def resolve_config(
     n_jobs = _scalar(
         values["n_jobs"], "n_jobs", int, lambda v: v != 0 and v >= -1, "use -1 (all cores) or >= 1"
     )
+    patterns = [str(p) for p in _as_list(values["datasets"])]
+    if not patterns:
+        raise ConfigError("datasets: give at least one name or glob ('*' for all of the suite's datasets)")
     config = RunConfig(
         suite=suite,
-        datasets=_expand_datasets([str(p) for p in _as_list(values["datasets"])], suite, data_dir),
+        datasets=_expand_datasets(patterns, suite, data_dir),
         losses=tuple(_split_losses(values["losses"])),
         nets=nets,
         lrs=_numbers(
@@ -674,6 +714,9 @@ def run_task(task: Task, config: RunConfig) -> dict:
         "n_validation": len(dataset.validation),
         "n_test": len(dataset.test),
         "noise_seed": noise_seed(task.dataset, task.split, task.noise) if task.noise != "none" else None,
+        # What the numbers were computed with, checked against the run's settings before a resume counts
+        # the task as finished (a hand-edited config.json, a file copied in from another run).
+        "settings": task_settings(config.to_dict()),
         "mixbench": __version__,
         "torch": torch.__version__,
         "host": platform.node(),
@@ -681,16 +724,37 @@ def run_task(task: Task, config: RunConfig) -> dict:
     return {"records": records, "selected": selected, "seconds": seconds, "metadata": metadata}
 
 
-def _init_worker() -> None:
-    """Set up a loky worker process: one torch thread, and Ctrl-C left to the parent.
+def _init_worker(parent_pid: int | None = None) -> None:
+    """Set up a loky worker process: one torch thread, Ctrl-C left to the parent, and an end with it.
 
     A terminal's Ctrl-C reaches every process of the group; the parent stops the run and terminates the
-    workers, so they ignore SIGINT instead of each printing a KeyboardInterrupt traceback.
+    workers, so they ignore SIGINT instead of each printing a KeyboardInterrupt traceback. When the parent
+    dies without stopping them (kill -9, the OOM killer), nothing would: a watcher thread ends the worker
+    as soon as it is orphaned (its parent process id changes).
     """
     import torch
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)
+    if parent_pid is not None:
+        _watch_parent(parent_pid)
+
+
+#: How often a worker checks that the process that started it is alive (seconds).
+_PARENT_POLL_S = 0.25
+
+
+def _watch_parent(parent_pid: int) -> None:
+    # Not prctl(PR_SET_PDEATHSIG): it fires when the *thread* that forked the worker ends, and loky forks
+    # from helper threads. The parent id changes the moment the parent dies (the orphan is re-parented).
+    watched = parent_pid if os.getppid() == parent_pid else os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == watched:
+            time.sleep(_PARENT_POLL_S)
+        os._exit(1)  # the run is gone; nobody will read this worker's result
+
+    threading.Thread(target=watch, name="mixbench-parent-watch", daemon=True).start()
 
 
 def _run_task_safely(task: Task, config: RunConfig) -> dict:
@@ -803,12 +867,21 @@ def check_run_dir(store: ResultStore, config: RunConfig) -> dict | None:
         if store.path.is_file():
             raise ConfigError(f"--out {store.path} is a file; give a directory")
         if store.path.is_dir() and any(p.name != LOCK_FILE for p in store.path.iterdir()):
+            results = len(store.finished())
+            if results:
+                raise RunDirectoryError(
+                    f"{store.config_path}: missing, but {store.path} holds the results of {results} "
+                    "task(s) of a mixbench run; restore its config.json (e.g. from git or a backup) and "
+                    "resume it, or give another --out (do not empty it: those results would be lost)",
+                    path=store.config_path,
+                )
             raise ConfigError(
                 f"{store.path} exists and holds files but no config.json, so it is not a mixbench run "
-                "directory; give another --out, or empty it"
+                "directory; give another --out"
             )
         return None
-    stored = record.get("config", {})
+    stored = record["config"]
+    _check_config_hash(store, record)
     now = {**_LATER_SCIENCE_KEYS, **config.science()}
     stored = {**_LATER_SCIENCE_KEYS, **stored}
     differences = [
@@ -827,6 +900,70 @@ def check_run_dir(store: ResultStore, config: RunConfig) -> dict | None:
     return record
 
 
+def _stored_science(stored: dict) -> dict:
+    """The science settings of a stored config as :meth:`RunConfig.science` gives them (for the hash)."""
+    return {
+        k: stored[k]
+        for k in SCIENCE_KEYS
+        if k in stored and not (k in _LATER_SCIENCE_KEYS and stored[k] == _LATER_SCIENCE_KEYS[k])
+    }
+
+
+def _check_config_hash(store: ResultStore, record: dict) -> None:
+    """Refuse a config.json whose settings were edited after the run wrote it (its hash says so)."""
+    written = record.get("config_hash")
+    if written and _science_hash(_stored_science(record["config"])) != written:
+        raise RunDirectoryError(
+            f"{store.config_path}: its settings are not those it was written with (their hash is not its "
+            f"config_hash {written}), so it was edited by hand; editing config.json cannot change results "
+            "already computed. Restore the original settings (e.g. from git or a backup), or run the new "
+            "settings into another --out directory",
+            path=store.config_path,
+        )
+
+
+def _check_data(config: RunConfig, finished: dict[str, dict]) -> None:
+    """Refuse to resume when a data file differs from the one the finished tasks were computed from."""
+    if config.suite != "uci121":
+        return
+    root = data.resolve_data_dir(config.data_dir)
+    now: dict[Path, str | None] = {}
+    changed: dict[Path, list[str]] = {}
+    stored_sums: dict[Path, str] = {}
+    for metadata in finished.values():
+        dataset = metadata.get("dataset")
+        for file, digest in (metadata.get("checksums") or {}).items():
+            path = root / str(dataset) / file
+            if path not in now:
+                now[path] = _sha256(path)
+            if now[path] is not None and now[path] != digest:  # a missing file fails its tasks anyway
+                key = {k: metadata[k] for k in ("dataset", "net", "split", "noise")}
+                changed.setdefault(path, []).append(Task(**key).label)
+                stored_sums[path] = digest
+    if changed:
+        lines = [
+            f"{path}: sha256 {now[path][:12]}... now, but the finished task(s) {', '.join(sorted(tasks))} "
+            f"were computed from {stored_sums[path][:12]}..."
+            for path, tasks in sorted(changed.items())
+        ]
+        raise RunDirectoryError(
+            "\n  ".join(lines)
+            + f"\nResuming would mix results of two versions of the data. Point --data-dir "
+            f"at the data the run started with, or run into another --out; to recompute those tasks with "
+            f"this data, move their files out of {_display(Path(config.out) / 'tasks')} and "
+            f"{_display(Path(config.out) / 'epochs')}",
+            path=next(iter(sorted(changed))),
+        )
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        with path.open("rb") as stream:
+            return hashlib.file_digest(stream, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
 # --- running ----------------------------------------------------------------------------------------
 @dataclass
 class RunSummary:
@@ -843,10 +980,20 @@ class RunSummary:
     n_workers: int = 1
     backend: str = "loky"
     slowest: tuple[Task, float] | None = None
+    #: The signal that stopped the run: SIGINT (Ctrl-C) or SIGTERM; None when it was not stopped.
+    stopped_by: str | None = None
+    #: The run directory could not be written (disk full, read-only): the one-line error.
+    store_error: RunDirectoryError | None = None
+    #: Selected results (of the whole run) where some learning rate diverged, by loss.
+    diverged: dict[str, int] = field(default_factory=dict)
+    #: Selected results without any result: every learning rate diverged.
+    n_no_result: int = 0
+    n_selected: int = 0
 
     @property
     def status(self) -> str:
-        """complete, failed (some task raised), interrupted (Ctrl-C) or aborted (e.g. a worker died)."""
+        """complete, failed (some task raised), interrupted (Ctrl-C, SIGTERM) or aborted (e.g. a worker
+        died, the disk is full)."""
         if self.interrupted:
             return "interrupted"
         if self.aborted:
@@ -855,9 +1002,12 @@ class RunSummary:
 
     @property
     def exit_code(self) -> int:
-        """0 when every task is finished; 130 after Ctrl-C; 1 when a task failed or the run aborted."""
+        """0 when every task is finished; 130 after Ctrl-C, 143 after SIGTERM; 2 when the run directory
+        cannot be written; 1 when a task failed or the run aborted."""
         if self.interrupted:
-            return 130
+            return 143 if self.stopped_by == "SIGTERM" else 130
+        if self.store_error is not None:
+            return 2
         return 1 if self.failed or self.aborted else 0
 
     @property
@@ -886,10 +1036,24 @@ class RunSummary:
         if self.failed:
             lines.append(f"failed tasks ({len(self.failed)}), recorded in {_display(self.out / 'failures')}:")
             lines += [f"  {task.label}: {_first_line(error)}" for task, error in self.failed]
+        if self.diverged:
+            by_loss = ", ".join(
+                f"{loss} {n}" for loss, n in sorted(self.diverged.items(), key=lambda x: -x[1])
+            )
+            none = (
+                f"; {self.n_no_result} have no result at all (every learning rate diverged)"
+                if self.n_no_result
+                else ""
+            )
+            lines.append(
+                f"diverged: {sum(self.diverged.values())} of {self.n_selected} selected results had a "
+                f"learning rate that diverged ({by_loss}){none}; the report lists them"
+            )
         lines.append(f"results: {_display(self.out)}")
         if self.interrupted:
+            how = "terminated (SIGTERM)" if self.stopped_by == "SIGTERM" else "interrupted"
             lines.append(
-                "interrupted: the finished tasks are kept. Resume with the same command (finished tasks are "
+                f"{how}: the finished tasks are kept. Resume with the same command (finished tasks are "
                 f"skipped), or with: {self.resume_command}"
             )
         elif self.aborted:
@@ -928,7 +1092,8 @@ def _outcomes(tasks: list[Task], config: RunConfig, n_workers: int) -> Iterator[
     if config.backend == "dask":
         context, options = joblib.parallel_config(backend="dask"), {}
     else:
-        context, options = contextlib.nullcontext(), {"backend": "loky", "initializer": _init_worker}
+        options = {"backend": "loky", "initializer": _init_worker, "initargs": (os.getpid(),)}
+        context = contextlib.nullcontext()
     with context:
         parallel = joblib.Parallel(n_jobs=n_workers, return_as="generator_unordered", batch_size=1, **options)
         generator = parallel(joblib.delayed(_run_task_safely)(t, config) for t in tasks)
@@ -997,8 +1162,48 @@ def run(config: RunConfig, *, progress: bool = True) -> RunSummary:
     """
     store = ResultStore(config.out)
     check_run_dir(store, config)
-    with _locked(store):
-        return _run_locked(config, store, progress)
+    with _locked(store), _sigterm_stops_like_ctrl_c() as stopped:
+        return _run_locked(config, store, progress, stopped)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so the run stops as after Ctrl-C (a KeyboardInterrupt)."""
+
+
+@contextlib.contextmanager
+def _sigterm_stops_like_ctrl_c() -> Iterator[dict]:
+    """While the run goes on, SIGTERM raises :class:`Terminated` in the main thread (once: a second one
+    during the clean-up is noted, not raised, so the clean-up completes). Yields a dict whose ``signal``
+    is set to the name of the signal that stopped the run."""
+    stopped: dict = {"signal": None}
+    if threading.current_thread() is not threading.main_thread():
+        yield stopped  # signal handlers can only be set in the main thread
+        return
+
+    def handler(signum, frame):
+        if stopped["signal"] is None:
+            stopped["signal"] = "SIGTERM"
+            raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield stopped
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _unwritable(path: Path, exc: OSError, out: Path) -> RunDirectoryError:
+    where = exc.filename or path
+    if exc.errno == errno.ENOSPC:
+        fix = f"free space on that disk, then resume with `mixbench run --resume {_display(out)}`"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = (
+            f"make {_display(out)} writable (chmod u+w), or copy it somewhere writable and resume it there; "
+            "`mixbench report` reads a run without writing to it"
+        )
+    else:
+        fix = f"fix that, then resume with `mixbench run --resume {_display(out)}`"
+    return RunDirectoryError(f"{where}: cannot be written ({exc.strerror or exc}); {fix}", path=where)
 
 
 @contextlib.contextmanager
@@ -1008,7 +1213,10 @@ def _locked(store: ResultStore) -> Iterator[None]:
     The kernel drops the lock when the process dies, even by SIGKILL; the file is removed at the end.
     """
     created = not store.path.exists()
-    store.path.mkdir(parents=True, exist_ok=True)
+    try:
+        store.path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _unwritable(store.path, exc, store.path) from None
     try:
         if fcntl is None:
             yield
@@ -1023,7 +1231,10 @@ def _locked(store: ResultStore) -> Iterator[None]:
 @contextlib.contextmanager
 def _flock(store: ResultStore) -> Iterator[None]:
     path = store.path / LOCK_FILE
-    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the whole run
+    try:
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the whole run
+    except OSError as exc:
+        raise _unwritable(path, exc, store.path) from None
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -1034,10 +1245,13 @@ def _flock(store: ResultStore) -> Iterator[None]:
                 f"{_display(store.path)} is being written by another mixbench run ({holder}); wait for it to "
                 "end, or run into another --out directory"
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} on {platform.node()}\n")
-        handle.flush()
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()} on {platform.node()}\n")
+            handle.flush()
+        except OSError as exc:  # e.g. a full disk
+            raise _unwritable(path, exc, store.path) from None
         try:
             yield
         finally:
@@ -1046,13 +1260,20 @@ def _flock(store: ResultStore) -> Iterator[None]:
         handle.close()
 
 
-def _run_locked(config: RunConfig, store: ResultStore, progress: bool) -> RunSummary:
+def _run_locked(config: RunConfig, store: ResultStore, progress: bool, stopped: dict) -> RunSummary:
     started_clock = time.perf_counter()
     started = _now()
     previous = check_run_dir(store, config)  # again, now that no other run can write
-    store.clean_temporary()
+    try:
+        store.clean_temporary()
+    except OSError as exc:
+        raise _unwritable(store.path, exc, store.path) from None
     tasks = plan_tasks(config)
-    finished = store.finished()
+    # Every finished task is checked against the task it claims to be, the run's settings and the data it
+    # was computed from, before it counts as finished.
+    checked = store.check(config.to_dict())
+    _check_data(config, checked)
+    finished = set(checked)
     todo = [t for t in tasks if t.name not in finished]
     client = _dask_client(config.scheduler) if config.backend == "dask" and todo else None
     n_workers = _n_workers(config, len(todo), client)
@@ -1064,14 +1285,28 @@ def _run_locked(config: RunConfig, store: ResultStore, progress: bool) -> RunSum
         backend=config.backend,
     )
     versions = _versions()
-    if previous is not None and previous.get("versions", {}) != versions:
-        old = previous.get("versions", {})
+    old = (previous or {}).get("versions")
+    old = old if isinstance(old, dict) else {}
+    if previous is not None and old != versions:
         changed = [f"{k} {old.get(k)} -> {v}" for k, v in versions.items() if old.get(k) != v]
         print(
             f"mixbench run: note: {_display(store.path)} was started with other versions "
             f"({', '.join(changed)}); tasks run now may differ in the last digits from those run then",
             file=sys.stderr,
         )
+    old_history = [dict(h) for h in (previous or {}).get("history", []) if isinstance(h, dict)]
+    if previous is not None and previous.get("status") == "running":
+        # We hold the lock, so the process that wrote "running" is gone: killed before it could close.
+        last = old_history[-1] if old_history else {}
+        print(
+            f"mixbench run: note: the previous run into {_display(store.path)} (started "
+            f"{last.get('started') or previous.get('started') or '?'} on {last.get('host') or '?'}) ended "
+            "without closing its config.json (killed?); its status is corrected to 'killed' and its "
+            "finished tasks are kept",
+            file=sys.stderr,
+        )
+        if old_history and old_history[-1].get("status") == "running":
+            old_history[-1]["status"] = "killed"
     for loss in resolve_losses(list(config.losses)):
         loss.check_epochs(config.epochs)  # warn once here; the workers stay quiet
     git = _git()
@@ -1089,8 +1324,9 @@ def _run_locked(config: RunConfig, store: ResultStore, progress: bool) -> RunSum
         "scheduler": config.scheduler,
         "git_commit": (git or {}).get("commit"),
         "host": platform.node(),
+        "pid": os.getpid(),
     }
-    history = list((previous or {}).get("history", [])) + [invocation]
+    history = old_history + [invocation]
     record = {
         "format": 1,
         "config": config.to_dict(),
@@ -1110,7 +1346,10 @@ def _run_locked(config: RunConfig, store: ResultStore, progress: bool) -> RunSum
         "tasks": {"total": len(tasks), "finished": summary.skipped, "failed": None},
         "history": history,
     }
-    store.write_config(record)
+    try:
+        store.write_config(record)
+    except OSError as exc:
+        raise _unwritable(store.config_path, exc, store.path) from None
 
     bar = _progress_bar(sum(t.cost for t in todo), len(todo), progress and bool(todo))
     try:
@@ -1118,17 +1357,26 @@ def _run_locked(config: RunConfig, store: ResultStore, progress: bool) -> RunSum
             with _outcomes(todo, config, n_workers) as outcomes:
                 for outcome in outcomes:
                     task = outcome["task"]
-                    if outcome["status"] == "done":
-                        store.write_task(
-                            task.key, outcome["records"], outcome["selected"], outcome["metadata"]
-                        )
-                        summary.done += 1
-                        if summary.slowest is None or outcome["seconds"] > summary.slowest[1]:
-                            summary.slowest = (task, outcome["seconds"])
-                    else:
-                        store.write_failure(
-                            task.key, outcome["error"], outcome["error_type"], outcome["traceback"]
-                        )
+                    try:
+                        if outcome["status"] == "done":
+                            store.write_task(
+                                task.key, outcome["records"], outcome["selected"], outcome["metadata"]
+                            )
+                            summary.done += 1
+                            if summary.slowest is None or outcome["seconds"] > summary.slowest[1]:
+                                summary.slowest = (task, outcome["seconds"])
+                        else:
+                            store.write_failure(
+                                task.key, outcome["error"], outcome["error_type"], outcome["traceback"]
+                            )
+                        # True counts in config.json even if this process is killed next.
+                        record["tasks"]["finished"] = summary.skipped + summary.done
+                        store.write_config(record)
+                    except OSError as exc:
+                        summary.store_error = _unwritable(store.path, exc, store.path)
+                        summary.aborted = str(summary.store_error)
+                        break
+                    if outcome["status"] != "done":
                         summary.failed.append((task, outcome["error"]))
                         bar.write(
                             f"mixbench run: task {task.label} failed: {_first_line(outcome['error'])}",
@@ -1142,32 +1390,59 @@ def _run_locked(config: RunConfig, store: ResultStore, progress: bool) -> RunSum
     except KeyboardInterrupt:
         summary.interrupted = True
     except Exception as exc:  # e.g. a worker process died (killed for memory): keep what is finished
-        summary.aborted = f"{type(exc).__name__}: {exc}"
-        if not isinstance(exc, _WORKER_DEATH):
-            traceback.print_exc()
+        if stopped["signal"] is not None:  # SIGTERM to the process group: the workers died of it first
+            summary.interrupted = True
+        else:
+            summary.aborted = f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, _WORKER_DEATH):
+                traceback.print_exc()
     finally:
+        summary.stopped_by = stopped["signal"] or ("SIGINT" if summary.interrupted else None)
         bar.close()
         if client is not None:
             client.close()
         summary.wall_time_s = time.perf_counter() - started_clock
+        _close_run(store, config, summary, record, invocation, history, tasks, todo)
+    return summary
+
+
+def _close_run(store, config, summary, record, invocation, history, tasks, todo) -> None:
+    """Consolidate and write the final status; a store that cannot be written is said, not raised."""
+    try:
         # Count from the store: a Ctrl-C can land between a task's write and the counter's increment.
         summary.done = len(store.finished() & {t.name for t in todo})
-        store.consolidate()
-        status = summary.status
+        selected = store.consolidate({"settings": task_settings(config.to_dict())})
         n_failed_now = len(store.read_failures())
-        invocation.update(
-            finished=_now(),
-            wall_time_s=round(summary.wall_time_s, 3),
-            status=status,
-            done=summary.done,
-            failed=len(summary.failed),
-        )
-        record.update(
-            finished=invocation["finished"],
-            wall_time_s=invocation["wall_time_s"],
-            total_wall_time_s=round(sum(h.get("wall_time_s") or 0 for h in history), 3),
-            status=status,
-            tasks={"total": len(tasks), "finished": summary.done + summary.skipped, "failed": n_failed_now},
-        )
+    except OSError as exc:
+        if summary.store_error is None:
+            summary.store_error = _unwritable(store.path, exc, store.path)
+            summary.aborted = str(summary.store_error)
+        selected, n_failed_now = None, len(summary.failed)
+    if selected is not None and len(selected):
+        diverged = selected[selected["diverged"]]
+        summary.diverged = {str(k): int(v) for k, v in diverged.groupby("loss").size().items()}
+        summary.n_no_result = int(selected["test_acc"].isna().sum())
+        summary.n_selected = len(selected)
+    status = summary.status
+    invocation.update(
+        finished=_now(),
+        wall_time_s=round(summary.wall_time_s, 3),
+        status=status,
+        done=summary.done,
+        failed=len(summary.failed),
+    )
+    if summary.stopped_by:
+        invocation["signal"] = summary.stopped_by
+    record.update(
+        finished=invocation["finished"],
+        wall_time_s=invocation["wall_time_s"],
+        total_wall_time_s=round(sum(h.get("wall_time_s") or 0 for h in history), 3),
+        status=status,
+        tasks={"total": len(tasks), "finished": summary.done + summary.skipped, "failed": n_failed_now},
+    )
+    try:
         store.write_config(record)
-    return summary
+    except OSError as exc:  # e.g. still no space: the next start sees "running" and corrects it
+        if summary.store_error is None:
+            summary.store_error = _unwritable(store.config_path, exc, store.path)
+            summary.aborted = str(summary.store_error)

@@ -311,6 +311,9 @@ class RunAnalysis:
         ``selected`` column; None when the run kept no per-epoch records.
     curve_datasets : list of str
     curve_reason : str
+    incomplete : str
+        '' for a complete run; else what is missing and how to finish it (``run.completeness.describe()``
+        of the result store), which reports print first.
     """
 
     settings: list[SettingAnalysis]
@@ -329,6 +332,7 @@ class RunAnalysis:
     curves: pd.DataFrame | None = None
     curve_datasets: list[str] = field(default_factory=list)
     curve_reason: str = ""
+    incomplete: str = ""
 
     @property
     def baseline(self) -> str:
@@ -617,8 +621,10 @@ def analyse_selected(
     random_state: int = 0,
     zero_method: str = "zsplit",
     curve_datasets: Sequence[str] | None = None,
+    incomplete: str = "",
 ) -> RunAnalysis:
-    """The whole analysis of selected results (see ``analyse_run`` for the parameters)."""
+    """The whole analysis of selected results (see ``analyse_run`` for the parameters; ``incomplete`` says
+    what a partial run lacks)."""
     if cd_test not in CD_TESTS:
         raise ValueError(f"cd_test={cd_test!r}; use one of {CD_TESTS}")
     if not 0 <= rope < 1:
@@ -720,6 +726,7 @@ def analyse_selected(
         curves=curves,
         curve_datasets=chosen,
         curve_reason=reason,
+        incomplete=incomplete,
     )
 
 
@@ -749,8 +756,11 @@ def analyse_run(run: Any, **options) -> RunAnalysis:
     curve_datasets : sequence of str, optional
         Datasets for the learning curves (default: where the losses differ most).
     """
+    completeness = getattr(run, "completeness", None)
+    incomplete = "" if completeness is None or completeness.complete else completeness.describe()
     return analyse_selected(
         run.selected,
+        incomplete=incomplete,
         failures=getattr(run, "failures", None),
         config=getattr(run, "config", None),
         epochs=getattr(run, "epochs", None),

@@ -990,7 +990,13 @@ def build_report(analysis: RunAnalysis, *, run_name: str = "run", has_epochs: bo
     """
     if has_epochs is None:
         has_epochs = analysis.curves is not None
+    incomplete = (
+        [Section("incomplete", "Warning: incomplete run", [Paragraph(analysis.incomplete)])]
+        if analysis.incomplete
+        else []
+    )
     sections = [
+        *incomplete,
         _verdict_section(analysis),
         _summary_section(analysis),
         _paper_section(analysis),

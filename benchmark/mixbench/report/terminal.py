@@ -27,6 +27,8 @@ def format_verdict(analysis: RunAnalysis) -> str:
         f"Verdict against {analysis.baseline}: Bayesian signed-rank test on seed-averaged accuracies, ROPE "
         f"{rope} pp, decision at P >= {options['threshold']:g}; Wilcoxon p Holm-adjusted.",
     ]
+    if analysis.incomplete:
+        lines.insert(0, f"WARNING: {analysis.incomplete}\n")
     for line in analysis.skipped:
         lines.append(f"  ({line})")
     for setting in analysis.settings:
