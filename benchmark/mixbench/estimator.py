@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from mixbench.engine import select_by_validation, train_bank
 from mixbench.losses import Loss, get_loss
 from mixbench.models import NETS, forward
+from mixbench.protocol import PROTOCOL
 
 _SEED_HIGH = np.iinfo(np.int32).max  # seeds drawn for random_state=None or a RandomState instance
 
@@ -138,10 +139,10 @@ class MixLossClassifier(ClassifierMixin, BaseEstimator):
         self,
         loss: str | Loss = "CE+EL F=0-0.5",
         net: str = "hidden",
-        lr: float = 0.01,
-        epochs: int = 50,
-        batch_size: int = 8,
-        momentum: float = 0.9,
+        lr: float = PROTOCOL.lrs[0],
+        epochs: int = PROTOCOL.epochs,
+        batch_size: int = PROTOCOL.batch_size,
+        momentum: float = PROTOCOL.momentum,
         validation_fraction: float | None = None,
         random_state: int | np.random.RandomState | None = None,
         device: str = "cpu",
