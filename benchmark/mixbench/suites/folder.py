@@ -338,11 +338,6 @@ class FolderSuite(Suite):
 
     # --- the interface ----------------------------------------------------------------------------------
     def load(self, name: str, split: int = 0) -> Dataset:
-        from sklearn.compose import ColumnTransformer
-        from sklearn.impute import SimpleImputer
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
         split = self.split_check(split)
         path, frame, target, split_column, numeric, categorical, y, classes = self._parse(name)
         if split_column is not None:
@@ -355,37 +350,8 @@ class FolderSuite(Suite):
             part = self._fixed_split(path, frame, split_column)
         else:
             part = self._drawn_split(path, y, classes, target, split)
-        features = frame[numeric + categorical].copy()
-        for column in categorical:
-            features[column] = features[column].astype(object).where(features[column].notna(), np.nan)
-        transformer = ColumnTransformer(
-            [
-                ("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
-                (
-                    "categorical",
-                    make_pipeline(
-                        SimpleImputer(strategy="most_frequent"),
-                        OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=np.float64),
-                    ),
-                    categorical,
-                ),
-            ],
-            remainder="drop",
-            sparse_threshold=0.0,
-        )
         train = np.flatnonzero(part == 0)
-        transformer.fit(features.iloc[train])  # statistics of the training rows only
-        X = np.asarray(transformer.transform(features), dtype=np.float64)
-        if not np.isfinite(X).all() or np.abs(X).max(initial=0) > np.finfo(np.float32).max:
-            raise DatasetError(
-                f"{path}: the features are not finite after imputation and standardisation (a value beyond "
-                "float32's range?); rescale the offending column.",
-                path=path,
-            )
-        if X.shape[1] == 0:
-            raise DatasetError(
-                f"{path}: every feature column is empty in the training rows; add values.", path=path
-            )
+        X = preprocess(frame[numeric + categorical], numeric, categorical, train, path)
         return Dataset(
             name=name,
             X=np.ascontiguousarray(X, dtype=np.float32),
@@ -430,3 +396,69 @@ class FolderSuite(Suite):
             "missing": missing,
             "preprocessing": "; ".join(parts) + " (fitted on the training rows of each split)",
         }
+
+
+def preprocess(
+    features: pd.DataFrame, numeric: list[str], categorical: list[str], train: np.ndarray, where
+) -> np.ndarray:
+    """Impute, standardise and one-hot encode features with statistics of the training rows only.
+
+    Numeric columns: median imputation, then standardisation. Categorical columns: mode imputation, then
+    one-hot encoding (a category absent from the training rows gets all zeros). A column empty in the
+    training rows is dropped by the imputer.
+
+    Parameters
+    ----------
+    features : DataFrame of shape (n_rows, n_columns)
+    numeric, categorical : list of str
+        The column roles.
+    train : ndarray of int
+        The training rows the transformer is fitted on.
+    where : str or Path
+        The file or source, named in an error.
+
+    Returns
+    -------
+    ndarray of shape (n_rows, n_features_out), float32
+
+    Raises
+    ------
+    DatasetError
+        No feature is left, or a transformed value is not finite in float32.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    features = features.copy()
+    for column in categorical:  # one missing marker (NaN) and plain objects, whatever the source dtype
+        features[column] = features[column].astype(object).where(features[column].notna(), np.nan)
+    transformer = ColumnTransformer(
+        [
+            ("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
+            (
+                "categorical",
+                make_pipeline(
+                    SimpleImputer(strategy="most_frequent"),
+                    OneHotEncoder(handle_unknown="ignore", sparse_output=False, dtype=np.float64),
+                ),
+                categorical,
+            ),
+        ],
+        remainder="drop",
+        sparse_threshold=0.0,
+    )
+    transformer.fit(features.iloc[train])  # statistics of the training rows only
+    X = np.asarray(transformer.transform(features), dtype=np.float64)
+    if X.shape[1] == 0:
+        raise DatasetError(
+            f"{where}: every feature column is empty in the training rows; add values.", path=where
+        )
+    if not np.isfinite(X).all() or np.abs(X).max(initial=0) > np.finfo(np.float32).max:
+        raise DatasetError(
+            f"{where}: the features are not finite after imputation and standardisation (a value beyond "
+            "float32's range?); rescale the offending column.",
+            path=where,
+        )
+    return np.ascontiguousarray(X, dtype=np.float32)
