@@ -110,8 +110,8 @@ class OpenMLSuite(Suite):
         except Exception as exc:  # network errors come in many types (requests, openml, OSError)
             raise DatasetError(
                 f"OpenML suite {self.suite_id}: its task list is not in the cache at {self.root} and could "
-                f"not be downloaded ({type(exc).__name__}: {exc}); run once where there is network, or give the "
-                "task ids: --suite openml:ID,ID,...",
+                f"not be downloaded ({type(exc).__name__}: {exc}); run once where there is network, or give "
+                "the task ids: --suite openml:ID,ID,...",
                 path=kept,
             ) from None
         kept.parent.mkdir(parents=True, exist_ok=True)
