@@ -464,3 +464,12 @@ def test_one_result_schema_is_read_by_every_stage():
     selected = engine.select_by_validation(records[list(schema.EPOCH_COLUMNS)])
     assert list(selected.columns) == list(schema.SELECTED_COLUMNS)
     assert selected[["epoch", "test_acc"]].iloc[0].tolist() == [1, 0.6]
+
+
+def test_a_folder_in_a_config_file_is_relative_to_the_file(folder, tmp_path):
+    study = folder.parent / "study.toml"
+    study.write_text('suite = "folder:mydata"\ndatasets = ["flowers"]\n[suite_options]\ntarget = "species"\n')
+    config = runner.resolve_config({"out": str(tmp_path / "r")}, config_file=study)
+    assert config.suite == f"folder:{folder}" and config.datasets == ("flowers",)
+    assert config.suite_options["target"] == "species"
+    assert runner.default_out(config.suite, config.science()).name.startswith("folder-mydata-")

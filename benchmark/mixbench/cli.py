@@ -19,8 +19,9 @@ def add_data_parser(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "data",
-        help="list, verify, import or fetch the UCI-121 datasets",
-        description="Manage the UCI-121 datasets (Klambauer et al. data_py layout) in a data directory.",
+        help="list or verify a suite's datasets; import or fetch the UCI-121 datasets",
+        description="List or verify the datasets of any suite (--suite, default uci121); import or fetch the "
+        "UCI-121 datasets (Klambauer et al. data_py layout) into a data directory.",
     )
     p.set_defaults(func=lambda args: p.print_help() or 2)
     actions = p.add_subparsers(dest="data_command", metavar="ACTION")
@@ -329,8 +330,9 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
 _RUN_EPILOG = """\
 config file (TOML; keys are the option names, e.g. batch_size; relative paths are relative to the file):
   preset = "paper"
-  suite = "uci121"
+  suite = "uci121"                       # or "folder:my_data" (relative to this file), "openml:99"
   datasets = ["a*", "balloons"]
+  suite_options = { target = "class" }   # folder suites: target, split_column, split_fractions, split_seed
   losses = ["CE", "Sigmoid-MSE"]
   label_noise = ["0.2,symmetric", "0.4,symmetric"]
   out = "results/my-study"

@@ -40,6 +40,11 @@ class MixLossClassifier(ClassifierMixin, BaseEstimator):
     best on standardised features: put a :class:`~sklearn.preprocessing.StandardScaler` in front of the
     classifier in a :class:`~sklearn.pipeline.Pipeline`.
 
+    A dataset of any benchmark suite (``uci121``, ``toy``, ``folder:PATH``, ``openml:ID``) comes preprocessed
+    and split: ``ds = mixbench.suites.get_suite(spec).load(name, split)``, then ``fit(*ds.part("train"))``
+    and ``score(*ds.part("test"))``. The defaults (epochs, batch size, momentum, learning rate) are those of
+    :data:`mixbench.protocol.PROTOCOL`.
+
     Parameters
     ----------
     loss : str or Loss, default="CE+EL F=0-0.5"

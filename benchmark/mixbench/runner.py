@@ -383,6 +383,8 @@ def read_config_file(path: str | os.PathLike) -> dict:
     for key in ("data_dir", "out"):
         if isinstance(values.get(key), str):
             values[key] = str((path.parent / Path(values[key]).expanduser()).absolute())
+    if isinstance(values.get("suite"), str):  # e.g. folder:data/ is relative to the file too
+        values["suite"] = suites.relative_to(values["suite"], path.parent)
     return values
 
 

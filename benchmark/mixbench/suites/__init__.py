@@ -52,6 +52,7 @@ __all__ = [
     "get_suite",
     "preprocessing_summary",
     "register_suite",
+    "relative_to",
     "sha256_file",
     "suite_kind",
     "suite_slug",
@@ -156,6 +157,11 @@ class Suite(abc.ABC):
         """What loading does to a dataset (column roles, imputation, encoding), JSON-ready; {} if nothing."""
         return {}
 
+    @classmethod
+    def argument_relative_to(cls, argument: str, base: str | os.PathLike) -> str:
+        """The spec's argument as seen from folder ``base`` (a path argument made absolute); default as is."""
+        return argument
+
     def missing_hint(self, pattern: str) -> str:
         """Why a dataset name the user gave is not listed, if the suite knows (else empty)."""
         return ""
@@ -191,8 +197,8 @@ class Suite(abc.ABC):
             try:
                 ds = self.load(name, 0)
             except DatasetError as exc:
-                n_rows, n_features, n_classes = self._safe_shape(name)
-                rows.append([name, n_rows, n_features, n_classes, pd.NA, "malformed", str(exc), False])
+                n_rows, n_features, _ = self._safe_shape(name)  # the class count of shape() may be a guess
+                rows.append([name, n_rows, n_features, pd.NA, pd.NA, "malformed", str(exc), False])
             else:
                 rows.append([name, ds.n_rows, ds.n_features, ds.n_classes, len(ds.test), "ok", "", True])
         table = pd.DataFrame(rows, columns=STATUS_COLUMNS)
@@ -296,6 +302,14 @@ def get_suite(spec: str, data_dir: str | os.PathLike | None = None, **options: A
     kind, _, argument = str(spec).strip().partition(":")
     cls = _suite_class(kind)
     return cls(argument.strip(), data_dir=data_dir, **{k: v for k, v in options.items() if v is not None})
+
+
+def relative_to(spec: str, base: str | os.PathLike) -> str:
+    """A spec written in a file in folder ``base`` (``folder:data`` -> ``folder:<base>/data``)."""
+    kind, colon, argument = str(spec).strip().partition(":")
+    if not colon or kind not in _REGISTRY:
+        return spec
+    return f"{kind}:{_suite_class(kind).argument_relative_to(argument, base)}"
 
 
 def suite_slug(spec: str) -> str:

@@ -87,6 +87,10 @@ class FolderSuite(Suite):
     def location(self) -> str:
         return str(self.folder)
 
+    @classmethod
+    def argument_relative_to(cls, argument: str, base) -> str:
+        return str((Path(base) / Path(argument).expanduser()).absolute())
+
     # --- files --------------------------------------------------------------------------------------------
     def _files(self) -> dict[str, list[Path]]:
         if not self.folder.is_dir():
