@@ -171,7 +171,7 @@ def _data_list(args: argparse.Namespace) -> int:
         root, table = _suite_status(args)
     except (DatasetError, ValueError) as exc:
         return _data_error(exc)
-    print(f"data directory: {root}")
+    print(f"data directory: {root or 'none (the data is embedded)'}")
     width = int(table["name"].str.len().max()) if len(table) else 4
     print(f"{'name':<{width}}  {'rows':>7}  {'features':>8}  {'classes':>7}  {'test':>6}  status")
     for row in table.itertuples(index=False):
@@ -189,7 +189,7 @@ def _data_verify(args: argparse.Namespace) -> int:
         root, table = _suite_status(args)
     except (DatasetError, ValueError) as exc:
         return _data_error(exc)
-    print(f"data directory: {root}")
+    print(f"data directory: {root or 'none (the data is embedded)'}")
     width = int(table["name"].str.len().max()) if len(table) else 4
     for row in table.itertuples(index=False):
         print(f"{row.name:<{width}}  {row.status:<17}  {row.detail}".rstrip())
