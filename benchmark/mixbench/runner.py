@@ -515,7 +515,7 @@ def resolve_config(
             "use 0 (exact accuracy) or a batch size",
         ),
         device=device,
-        suite_options=suites._jsonable(the_suite.options),
+        suite_options=_jsonable(the_suite.options),
         data_dir=data_dir,
         n_jobs=n_jobs,
         backend=backend,
