@@ -269,6 +269,9 @@ def test_a_folder_suite_runs_end_to_end_into_a_report_and_notices_a_changed_file
     paths = render_report(run, tmp_path / "report", html=True, pdf=False, n_boot=200)
     html = Path(paths["html"]).read_text(encoding="utf-8")
     assert "flowers" in html and "wine" in html
+    # the report's configuration table (provenance) shows what loading did to each file
+    assert "suite.datasets.flowers.preprocessing" in html and "mode-imputed and one-hot encoded" in html
+    assert "Published" not in html  # the comparison with the published table is for UCI-121 only
 
     code, stdout, _ = mixbench(*argv)  # the same command: nothing to do
     assert code == 0 and "2 tasks: 0 done, 2 skipped" in stdout
@@ -474,3 +477,15 @@ def test_a_folder_in_a_config_file_is_relative_to_the_file(folder, tmp_path):
     assert config.suite == f"folder:{folder}" and config.datasets == ("flowers",)
     assert config.suite_options["target"] == "species"
     assert runner.default_out(config.suite, config.science()).name.startswith("folder-mydata-")
+
+
+def test_a_corrupt_cached_openml_file_fails_that_dataset_only(openml_cache, tmp_path):
+    arff = openml_cache / "org/openml/www/datasets/187/dataset.arff"
+    arff.write_text(arff.read_text().replace("@data\n", "@data\n1,2,oops\n", 1))
+    table = get_suite("openml:99", openml_cache).status()
+    assert table.set_index("name")["status"].to_dict() == {"flowers": "ok", "wine": "malformed"}
+    detail = table.set_index("name").loc["wine", "detail"]
+    assert (
+        detail.startswith("OpenML task 187 (wine): its dataset 187 in the cache at")
+        and "delete datasets/187" in detail
+    )

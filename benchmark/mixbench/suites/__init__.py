@@ -196,7 +196,7 @@ class Suite(abc.ABC):
         for name in self.datasets():
             try:
                 ds = self.load(name, 0)
-            except DatasetError as exc:
+            except Exception as exc:  # DatasetError, or a plug-in suite's own failure: this dataset only
                 n_rows, n_features, _ = self._safe_shape(name)  # the class count of shape() may be a guess
                 rows.append([name, n_rows, n_features, pd.NA, pd.NA, "malformed", str(exc), False])
             else:
@@ -219,8 +219,8 @@ class Suite(abc.ABC):
         for name in names:
             try:
                 datasets[name] = {"checksums": self.checksums(name), **self.describe(name)}
-            except (DatasetError, OSError) as exc:
-                datasets[name] = {"checksums": {}, "error": str(exc)}
+            except Exception as exc:  # any suite's failure: recorded; that dataset's tasks fail on their own
+                datasets[name] = {"checksums": {}, "error": f"{type(exc).__name__}: {exc}"}
         return {
             "spec": self.spec,
             "kind": self.kind,

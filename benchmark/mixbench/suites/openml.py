@@ -221,6 +221,18 @@ class OpenMLSuite(Suite):
             )
         return tid, task
 
+    def _data(self, tid: int, name: str, task):
+        """(features, target, categorical mask, column names) of a task's dataset, or a named error."""
+        try:
+            return task.get_dataset().get_data(target=task.target_name)
+        except Exception as exc:  # a corrupt or partial cached file: openml / liac-arff raise many types
+            raise DatasetError(
+                f"OpenML task {tid} ({name}): its dataset {task.dataset_id} in the cache at {self.root} "
+                f"cannot be read ({type(exc).__name__}: {str(exc)[:200]}); delete datasets/{task.dataset_id} "
+                "from the cache and download it again.",
+                path=self.root,
+            ) from None
+
     def load(self, name: str, split: int = 0) -> Dataset:
         split = self.split_check(split)
         tid, task = self._task(name)
@@ -233,7 +245,7 @@ class OpenMLSuite(Suite):
             )
         repeat, fold = divmod(split, folds)
         train, test = task.get_train_test_split_indices(repeat=repeat, fold=fold, sample=0)
-        frame, target, categorical_mask, columns = task.get_dataset().get_data(target=task.target_name)
+        frame, target, categorical_mask, columns = self._data(tid, name, task)
         classes = list(task.class_labels or pd.unique(target.dropna()))
         codes = pd.Categorical(target.astype(object), categories=classes).codes.astype(np.int64)
         if (codes < 0).any():
@@ -274,7 +286,7 @@ class OpenMLSuite(Suite):
         """Task, dataset, splits and preprocessing (loads the task from the cache, which warms it)."""
         tid, task = self._task(name)
         repeats, folds, _ = task.get_split_dimensions()
-        frame, _, categorical_mask, columns = task.get_dataset().get_data(target=task.target_name)
+        frame, _, categorical_mask, columns = self._data(tid, name, task)
         n_categorical = int(np.sum(categorical_mask))
         missing = int(frame.isna().sum().sum())
         fraction = self.options["validation_fraction"]
