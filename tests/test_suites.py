@@ -218,6 +218,8 @@ def test_each_bad_input_is_a_named_error_with_the_file_the_place_and_the_fix(tmp
     assert "use train, validation or test" in message
     message = bad(tmp_path, "g.csv", ok.assign(species=ok["species"].where(ok.index != 12)))
     assert "g.csv, line 14 (data row 13): no class in target column 'species'" in message
+    message = bad(tmp_path, "g2.csv", "a,b,a,y\n1,2,3,x\n4,5,6,y\n")
+    assert "g2.csv, line 1: column name(s) 'a' appear more than once in the header" in message
     ok.to_parquet(tmp_path / "h.parquet")
     message = bad(tmp_path, "h.csv", ok)
     assert "dataset name 'h' is given twice (h.csv and h.parquet); rename or remove one file" in message

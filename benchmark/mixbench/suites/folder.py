@@ -175,6 +175,17 @@ class FolderSuite(Suite):
             raise DatasetError(
                 f"{path}: no data rows (only a header); add rows or remove the file.", path=path, line=1
             )
+        if path.suffix.lower() == ".csv":  # pandas renames a repeated column a -> a.1 silently
+            with path.open(newline="", encoding="utf-8", errors="replace") as stream:
+                header = next(csv.reader(stream), [])
+            repeated = sorted({c for c in header if header.count(c) > 1})
+            if repeated:
+                raise DatasetError(
+                    f"{path}, line 1: column name(s) {', '.join(map(repr, repeated))} appear more than once "
+                    "in the header; give every column its own name.",
+                    path=path,
+                    line=1,
+                )
         return frame
 
     def _row(self, path: Path, position: int) -> str:
