@@ -220,7 +220,7 @@ def test_bad_arguments(tmp_path):
         data.load_dataset(NAME, split=4, data_dir=tmp_path)
     with pytest.raises(DatasetError, match="did you mean abalone"):
         data.load_dataset("abalon", data_dir=tmp_path)
-    with pytest.raises(ValueError, match="suite must be one of"):
+    with pytest.raises(ValueError, match="unknown suite .uci.; give one of uci121, toy, folder:PATH"):
         data.load_dataset(NAME, suite="uci", data_dir=tmp_path)
 
 

@@ -21,7 +21,6 @@ from mixbench.engine import (
     DEFAULT_LRS,
     DEFAULT_SEEDS,
     RECORD_COLUMNS,
-    SELECTED_COLUMNS,
     bench_engine,
     params_per_model,
     project_protocol_time,
@@ -31,6 +30,7 @@ from mixbench.engine import (
 )
 from mixbench.losses import STANDARD_LOSSES, Loss, get_loss, register_loss
 from mixbench.models import NETS, build_module, forward, init_params
+from mixbench.schema import SELECTION_COLUMNS
 
 # Short runs on purpose: the warning that some focus values of the CE+EL schedules get no epoch is expected.
 pytestmark = pytest.mark.filterwarnings("ignore:loss 'CE\\+EL F=0")
@@ -465,7 +465,7 @@ def test_selection_rules_on_hand_made_records():
     )
     selected = select_by_validation(records)
 
-    assert list(selected.columns) == SELECTED_COLUMNS
+    assert list(selected.columns) == list(SELECTION_COLUMNS)
     assert len(selected) == 6
     assert pick(selected, "tie") == (0.01, 2, 0.7, 0.7 + 0.02 + 0.01, False)
     assert pick(selected, "later") == (0.001, 1, 0.61, 0.61 + 0.01 + 0.001, False)
@@ -501,7 +501,7 @@ def test_selection_keeps_extra_key_columns():
     )
     selected = select_by_validation(records)
     keys = ["dataset", "net", "split", "noise"]
-    assert list(selected.columns) == keys + SELECTED_COLUMNS
+    assert list(selected.columns) == keys + list(SELECTION_COLUMNS)
     got = {tuple(r[keys]): (r.lr, r.epoch, r.val_acc) for _, r in selected.iterrows()}
     assert got == {
         ("glass", "linear", 0, "none"): (0.005, 0, 0.7),

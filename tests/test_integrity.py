@@ -236,7 +236,7 @@ def test_a_dataset_whose_files_are_gone_fails_only_its_own_tasks(uci_pair, tmp_p
     # named alone, nothing could run: refused at once, without a misleading "did you mean"
     code, _, stderr = mixbench("run", *UCI_SMALL, "--datasets", "balloons", "--data-dir", str(uci_pair))
     one_line_error(stderr, code)
-    assert "datasets: balloons: UCI-121 dataset(s) with files missing from" in stderr
+    assert "datasets: balloons: uci121 dataset(s) with files missing from" in stderr
     assert "did you mean" not in stderr
 
 

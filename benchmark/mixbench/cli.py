@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from mixbench import __version__
+from mixbench.protocol import PROTOCOL
 
 
 # --- data -------------------------------------------------------------------------------------------
@@ -18,17 +19,20 @@ def add_data_parser(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "data",
-        help="list, verify, import or fetch the UCI-121 datasets",
-        description="Manage the UCI-121 datasets (Klambauer et al. data_py layout) in a data directory.",
+        help="list or verify a suite's datasets; import or fetch the UCI-121 datasets",
+        description="List or verify the datasets of any suite (--suite, default uci121); import or fetch the "
+        "UCI-121 datasets (Klambauer et al. data_py layout) into a data directory.",
     )
     p.set_defaults(func=lambda args: p.print_help() or 2)
     actions = p.add_subparsers(dest="data_command", metavar="ACTION")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", metavar="DIR", help=_DATA_DIR_HELP)
 
+    suite_options = argparse.ArgumentParser(add_help=False)
+    _add_suite_arguments(suite_options, default="uci121")
     p_list = actions.add_parser(
         "list",
-        parents=[common],
+        parents=[common, suite_options],
         help="the 121 datasets with their sizes and status",
         description="List the 121 registry datasets with rows, features, classes, test size and status "
         "(ok, unverified, missing file, checksum mismatch, malformed) in the data directory.",
@@ -37,7 +41,7 @@ def add_data_parser(sub: argparse._SubParsersAction) -> None:
 
     p_verify = actions.add_parser(
         "verify",
-        parents=[common],
+        parents=[common, suite_options],
         help="check every dataset's files against the registry checksums",
         description="Print each dataset's status (ok, unverified, missing file, checksum mismatch, "
         "malformed) and why, then a summary line such as '120 complete, 1 incomplete'.",
@@ -73,6 +77,47 @@ def add_data_parser(sub: argparse._SubParsersAction) -> None:
     p_fetch.set_defaults(func=_data_fetch)
 
 
+_SUITE_HELP = (
+    "dataset suite: uci121, toy, folder:PATH (one CSV or Parquet file per dataset), openml:SUITE_ID or "
+    "openml:TASK_ID,TASK_ID,... (pip install 'mixbench[openml]')"
+)
+
+
+def _add_suite_arguments(parser: argparse.ArgumentParser, default: str | None) -> None:
+    """--suite and the options of folder suites (one group, shared by run, data list / verify)."""
+    group = parser.add_argument_group("dataset suite")
+    shown = f" (default: {default})" if default else " (default: toy)"
+    group.add_argument("--suite", default=default, metavar="SUITE", help=_SUITE_HELP + shown)
+    group.add_argument(
+        "--target", metavar="COLUMN", help="folder suites: the class column (default: the last column)"
+    )
+    group.add_argument(
+        "--split-column",
+        metavar="COLUMN",
+        help="folder suites: a column of train / validation / test values that fixes the split, where a file "
+        "has it (default: split); files without it get stratified splits drawn from --split-seed",
+    )
+    group.add_argument(
+        "--split-fractions",
+        metavar="TRAIN,VAL,TEST",
+        help="folder suites: fractions of the drawn stratified splits (default: 0.5,0.25,0.25)",
+    )
+    group.add_argument(
+        "--split-seed", type=int, metavar="N", help="folder suites: seed of the drawn splits (default: 0)"
+    )
+
+
+def _suite_options(args: argparse.Namespace) -> dict:
+    """The folder-suite options given on the command line, by the suite's option names."""
+    given = {
+        "target": args.target,
+        "split_column": args.split_column,
+        "split_fractions": args.split_fractions,
+        "split_seed": args.split_seed,
+    }
+    return {key: value for key, value in given.items() if value is not None}
+
+
 _DATA_DIR_HELP = (
     "UCI-121 data directory (default: $MIXBENCH_DATA, else the cache data/uci121/ of this checkout, "
     "or ~/.cache/mixbench/uci121 outside one)"
@@ -98,7 +143,9 @@ def _data_summary(table) -> str:
 
 
 def _warn_missing_dir(root) -> None:
-    if not root.is_dir():
+    from pathlib import Path
+
+    if root is not None and not Path(root).is_dir():
         print(f"mixbench data: {root} does not exist; {_GET_DATA}", file=sys.stderr)
 
 
@@ -109,34 +156,43 @@ def _data_error(exc: Exception) -> int:
     return 2 if isinstance(exc, DataDirectoryError) else 1  # 2: the place (--data-dir), not the data
 
 
+def _suite_status(args: argparse.Namespace):
+    """(location, status table) of the suite ``--suite`` names; raises DatasetError / SuiteError."""
+    from mixbench.suites import get_suite
+
+    suite = get_suite(args.suite, args.data_dir, **_suite_options(args))
+    return suite.location, suite.status()
+
+
 def _data_list(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from mixbench.data import data_status, resolve_data_dir
+    from mixbench.data import DatasetError
 
-    root = resolve_data_dir(args.data_dir)
-    table = data_status(root)
-    print(f"data directory: {root}")
-    width = int(table["name"].str.len().max())
+    try:
+        root, table = _suite_status(args)
+    except (DatasetError, ValueError) as exc:
+        return _data_error(exc)
+    print(f"data directory: {root or 'none (the data is embedded)'}")
+    width = int(table["name"].str.len().max()) if len(table) else 4
     print(f"{'name':<{width}}  {'rows':>7}  {'features':>8}  {'classes':>7}  {'test':>6}  status")
     for row in table.itertuples(index=False):
-        features = "?" if row.n_features is pd.NA else row.n_features  # miniboone: unknown
-        print(
-            f"{row.name:<{width}}  {row.n_rows:>7}  {features!s:>8}  {row.n_classes:>7}  {row.n_test:>6}  "
-            f"{row.status}"
-        )
+        rows, features, classes, test = ("?" if v is pd.NA else v for v in row[1:5])  # unknown: malformed
+        print(f"{row.name:<{width}}  {rows!s:>7}  {features!s:>8}  {classes!s:>7}  {test!s:>6}  {row.status}")
     print(_data_summary(table))
     _warn_missing_dir(root)
     return 0
 
 
 def _data_verify(args: argparse.Namespace) -> int:
-    from mixbench.data import data_status, resolve_data_dir
+    from mixbench.data import DatasetError
 
-    root = resolve_data_dir(args.data_dir)
-    table = data_status(root)
-    print(f"data directory: {root}")
-    width = int(table["name"].str.len().max())
+    try:
+        root, table = _suite_status(args)
+    except (DatasetError, ValueError) as exc:
+        return _data_error(exc)
+    print(f"data directory: {root or 'none (the data is embedded)'}")
+    width = int(table["name"].str.len().max()) if len(table) else 4
     for row in table.itertuples(index=False):
         print(f"{row.name:<{width}}  {row.status:<17}  {row.detail}".rstrip())
     print(_data_summary(table))
@@ -189,8 +245,8 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
         epilog=_RUN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    _add_suite_arguments(p, default=None)
     what = p.add_argument_group("what to run (default: the paper preset)")
-    what.add_argument("--suite", choices=("toy", "uci121"), help="dataset suite (default: toy)")
     what.add_argument(
         "--datasets",
         metavar="NAMES",
@@ -203,13 +259,24 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
         help="comma-separated loss names, 'standard' for the eight standard ones, or module:attr of a user "
         "loss (default: standard)",
     )
-    what.add_argument("--nets", metavar="NETS", help="linear, hidden or both (default: linear,hidden)")
-    what.add_argument("--lrs", metavar="LRS", help="learning rates (default: 0.01,0.005,0.001)")
-    what.add_argument("--seeds", metavar="SEEDS", help="seeds (default: 60,1234)")
-    what.add_argument("--epochs", type=int, metavar="N", help="epochs (default: 50)")
-    what.add_argument("--batch-size", type=int, metavar="N", help="SGD batch size (default: 8)")
-    what.add_argument("--momentum", type=float, metavar="M", help="SGD momentum (default: 0.9)")
-    what.add_argument("--splits", metavar="SPLITS", help="split columns 0..3 or 'all' (default: 0)")
+    what.add_argument(
+        "--nets", metavar="NETS", help=f"linear, hidden or both (default: {_listed(PROTOCOL.nets)})"
+    )
+    what.add_argument("--lrs", metavar="LRS", help=f"learning rates (default: {_listed(PROTOCOL.lrs)})")
+    what.add_argument("--seeds", metavar="SEEDS", help=f"seeds (default: {_listed(PROTOCOL.seeds)})")
+    what.add_argument("--epochs", type=int, metavar="N", help=f"epochs (default: {PROTOCOL.epochs})")
+    what.add_argument(
+        "--batch-size", type=int, metavar="N", help=f"SGD batch size (default: {PROTOCOL.batch_size})"
+    )
+    what.add_argument(
+        "--momentum", type=float, metavar="M", help=f"SGD momentum (default: {PROTOCOL.momentum})"
+    )
+    what.add_argument(
+        "--splits",
+        metavar="SPLITS",
+        help="split indices 0..n-1 of the suite (uci121: 0..3) or 'all' "
+        f"(default: {_listed(PROTOCOL.splits)})",
+    )
     what.add_argument(
         "--label-noise",
         metavar="RATE[,KIND]",
@@ -265,8 +332,9 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
 _RUN_EPILOG = """\
 config file (TOML; keys are the option names, e.g. batch_size; relative paths are relative to the file):
   preset = "paper"
-  suite = "uci121"
+  suite = "uci121"                       # or "folder:my_data" (relative to this file), "openml:99"
   datasets = ["a*", "balloons"]
+  suite_options = { target = "class" }   # folder suites: target, split_column, split_fractions, split_seed
   losses = ["CE", "Sigmoid-MSE"]
   label_noise = ["0.2,symmetric", "0.4,symmetric"]
   out = "results/my-study"
@@ -289,10 +357,15 @@ dask cluster (pip install 'mixbench[dask]' everywhere):
 """
 
 
+def _listed(values) -> str:
+    return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
+
+
 def _run(args: argparse.Namespace) -> int:
     from mixbench import runner
 
     overrides = {key: getattr(args, key, None) for key in runner.OPTION_KEYS}
+    overrides["suite_options"] = _suite_options(args) or None
     try:
         config = runner.resolve_config(
             overrides, preset=args.preset, config_file=args.config, resume=args.resume
@@ -351,13 +424,17 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
             "Time the model bank against the naive one-model-at-a-time PyTorch loop on real datasets of "
             "different shapes, side by side in this run, one thread each. Prints model-steps per second, "
             "their ratio, the projected wall time of the full reference protocol on this machine and the "
-            "peak memory of one worker on the largest dataset (connect-4, hidden)."
+            "peak memory of one worker on the largest dataset (hidden net). Any suite (--suite); by default "
+            "UCI-121 where its data is, else the toy suite."
         ),
     )
     p.add_argument(
         "--data-dir", help="UCI-121 data (default: $MIXBENCH_DATA or data/uci121); toy suite if absent"
     )
-    p.add_argument("--datasets", help="comma-separated datasets (default: a fixed set of different shapes)")
+    _add_suite_arguments(p, default=None)
+    p.add_argument(
+        "--datasets", help="comma-separated datasets (default: up to six of different shapes of the suite)"
+    )
     p.add_argument("--epochs", type=int, default=2, help="bank epochs per dataset and net (default 2)")
     p.add_argument("--naive-steps", type=int, default=300, help="naive SGD steps per dataset and net")
     p.add_argument(
@@ -367,6 +444,23 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_bench)
 
 
+def _bench_suite(args: argparse.Namespace):
+    """The suite to time: --suite, else UCI-121 where its data is, else the embedded toy suite."""
+    from mixbench.data import DatasetError
+    from mixbench.suites import get_suite
+
+    if args.suite:
+        return get_suite(args.suite, args.data_dir, **_suite_options(args))
+    suite = get_suite("uci121", args.data_dir)
+    try:
+        if suite.datasets():
+            return suite
+    except DatasetError:
+        pass
+    print("UCI-121 data not found: timing the embedded toy suite (use --data-dir for real data)")
+    return get_suite("toy")
+
+
 def _bench(args: argparse.Namespace) -> int:
     import math
     import os
@@ -374,21 +468,20 @@ def _bench(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from mixbench import data, engine
+    from mixbench import engine
+    from mixbench.data import DatasetError
 
     try:
-        available = data.list_datasets("uci121", args.data_dir)
-    except data.DatasetError:
-        available = []
-    suite = "uci121" if available else "toy"
-    if args.datasets:
-        names = [n.strip() for n in args.datasets.split(",") if n.strip()]
-    elif suite == "uci121":
-        names = [n for n in engine.BENCH_DATASETS if n in available]
-    else:
-        names = list(data.TOY_DATASETS)
-        print("UCI-121 data not found: timing the embedded toy suite (use --data-dir for real data)")
-    sets = [data.load_dataset(n, suite=suite, data_dir=args.data_dir) for n in names]
+        suite = _bench_suite(args)
+        available = suite.datasets()
+        if args.datasets:
+            names = [n.strip() for n in args.datasets.split(",") if n.strip()]
+        else:
+            names = suite.bench_datasets()
+        sets = [suite.load(n, 0) for n in names]
+    except (DatasetError, ValueError) as exc:
+        print(f"mixbench bench: error: {exc}", file=sys.stderr)
+        return 2
     table = engine.bench_engine(
         sets,
         epochs=args.epochs,
@@ -398,7 +491,7 @@ def _bench(args: argparse.Namespace) -> int:
     shown = table.drop(columns=["bank_step_s"])
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
     # Pooled rates: all model-steps over all seconds, so big datasets weigh as they do in a real run.
-    steps = table.n_train.map(lambda n: math.ceil(n / 8)) * args.epochs * table.models
+    steps = table.n_train.map(lambda n: math.ceil(n / PROTOCOL.batch_size)) * args.epochs * table.models
     bank_rate = steps.sum() / (steps / table.bank_model_steps_per_s).sum()
     naive_rate = len(table) / (1.0 / table.naive_model_steps_per_s).sum()
     geo = math.exp(table.ratio.map(math.log).mean())
@@ -408,35 +501,44 @@ def _bench(args: argparse.Namespace) -> int:
         f"min {table.ratio.min():.1f}x, max {table.ratio.max():.1f}x)"
     )
     workers = args.workers or os.cpu_count() or 1
-    if suite == "uci121":
-        shapes = pd.DataFrame(
-            [
-                (d.name, len(d.train), d.n_features, d.n_classes)
-                for d in (data.load_dataset(n, data_dir=args.data_dir) for n in available)
-            ],
-            columns=["name", "n_train", "n_features", "n_classes"],
+    loaded = []
+    for name in available:
+        try:
+            loaded.append(suite.load(name, 0))
+        except DatasetError as exc:  # a malformed dataset fails only itself, in a run as here
+            print(f"  left out of the projection: {exc}")
+    shapes = pd.DataFrame(
+        [(d.name, len(d.train), d.n_features, d.n_classes) for d in loaded],
+        columns=["name", "n_train", "n_features", "n_classes"],
+    )
+    proj = engine.project_protocol_time(table, shapes, workers=workers)
+    n_models = len(PROTOCOL.losses) * len(PROTOCOL.lrs) * len(PROTOCOL.seeds)
+    model_steps = (
+        len(PROTOCOL.nets)
+        * n_models
+        * sum(PROTOCOL.epochs * math.ceil(n / PROTOCOL.batch_size) for n in shapes.n_train)
+    )
+    naive_s = model_steps / naive_rate
+    print(
+        f"projected full protocol on {suite.spec} ({len(shapes)} datasets x {len(PROTOCOL.nets)} nets x "
+        f"{n_models} models x {PROTOCOL.epochs} epochs) on {workers} worker(s): "
+        f"{proj.attrs['wall_s'] / 60:.1f} min (naive loop, same machine: {naive_s / workers / 3600:.1f} h)"
+    )
+    if not args.no_memory and loaded:
+        largest = max(loaded, key=lambda d: d.n_rows * d.n_features).name
+        code = (
+            "import resource, sys, torch; torch.set_num_threads(1); from mixbench import engine; "
+            "from mixbench.suites import get_suite; import json; "
+            "d = get_suite(sys.argv[1], sys.argv[2] or None, **json.loads(sys.argv[3])).load(sys.argv[4]); "
+            "engine.train_bank(d.X, d.y, d.train, d.validation, d.test, d.n_classes, net='hidden', "
+            "epochs=1); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
         )
-        proj = engine.project_protocol_time(table, shapes, workers=workers)
-        model_steps = 2 * 48 * sum(50 * math.ceil(n / 8) for n in shapes.n_train)
-        naive_s = model_steps / naive_rate
-        print(
-            f"projected full protocol ({len(shapes)} datasets x 2 nets x 48 models x 50 epochs) on {workers} "
-            f"worker(s): {proj.attrs['wall_s'] / 60:.1f} min (naive loop, same machine: "
-            f"{naive_s / workers / 3600:.1f} h)"
-        )
-        if not args.no_memory and "connect-4" in available:
-            code = (
-                "import resource, sys, torch; torch.set_num_threads(1); from mixbench import data, engine; "
-                "d = data.load_dataset('connect-4', data_dir=sys.argv[1]); "
-                "engine.train_bank(d.X, d.y, d.train, d.validation, d.test, d.n_classes, net='hidden', "
-                "epochs=1); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
-            )
-            data_dir = str(data.resolve_data_dir(args.data_dir))
-            rss = subprocess.run(
-                [sys.executable, "-c", code, data_dir], capture_output=True, text=True, check=True
-            )
-            print(f"peak resident memory of one worker, connect-4 / hidden, full bank: "
-                  f"{int(rss.stdout.split()[-1]) / 1024:.0f} MiB")  # fmt: skip
+        import json
+
+        argv = [suite.spec, suite.data_dir or "", json.dumps(suite.options), largest]
+        rss = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True)
+        print(f"peak resident memory of one worker, {largest} / hidden, full bank: "
+              f"{int(rss.stdout.split()[-1]) / 1024:.0f} MiB")  # fmt: skip
     return 0
 
 

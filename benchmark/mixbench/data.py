@@ -3,7 +3,7 @@
 A :class:`Dataset` is a plain value: features ``X`` (n_rows x n_features, float32), labels ``y``
 (n_rows, int64 in 0..n_classes-1) and index arrays of the train / validation / test rows.
 
-Two suites provide datasets:
+Two suites are built on the loaders here (the suites themselves are :mod:`mixbench.suites`):
 
 - ``uci121``: the 121 UCI datasets of Fernández-Delgado et al. (2014) in the ``data_py`` layout of
   Klambauer et al. (2017), read from a data directory (``--data-dir``, else ``$MIXBENCH_DATA``, else
@@ -47,7 +47,6 @@ __all__ = [
     "N_SPLITS",
     "NOISE_KINDS",
     "STATUSES",
-    "SUITES",
     "TOY_DATASETS",
     "DataDirectoryError",
     "Dataset",
@@ -64,6 +63,7 @@ __all__ = [
     "list_datasets",
     "load_data_py",
     "load_dataset",
+    "load_uci121",
     "parse_noise",
     "registry",
     "repo_root",
@@ -76,7 +76,6 @@ __all__ = [
 DEFAULT_URL = "http://www.bioinf.jku.at/people/klambauer/data_py.zip"
 #: Number of split columns in ``folds_py.dat`` / ``validation_folds_py.dat``; column 0 is the reference one.
 N_SPLITS = 4
-SUITES = ("toy", "uci121")
 TOY_DATASETS = ("iris", "wine", "breast_cancer", "digits")
 NOISE_KINDS = ("symmetric", "pairflip")
 FILE_KINDS = ("features", "labels", "folds", "validation_folds")
@@ -645,27 +644,24 @@ def load_data_py(
     )
 
 
-def load_dataset(
+def load_uci121(
     name: str,
-    suite: str = "uci121",
     split: int = 0,
     data_dir: str | os.PathLike | None = None,
     verify: bool = False,
 ) -> Dataset:
-    """Load one dataset of a suite with one of its four splits.
+    """Load one UCI-121 dataset with one of its four splits.
 
     Parameters
     ----------
     name : str
-        Dataset name: a folder name of the registry for ``uci121`` (e.g. ``"abalone"``), one of
-        :data:`TOY_DATASETS` for ``toy``.
-    suite : {"uci121", "toy"}, default "uci121"
+        A folder name of the registry (e.g. ``"abalone"``).
     split : int, default 0
         Split column 0..3 (0 is the reference study's split).
     data_dir : str or PathLike, optional
-        UCI-121 data directory; see :func:`resolve_data_dir`. Ignored for ``toy``.
+        UCI-121 data directory; see :func:`resolve_data_dir`.
     verify : bool, default False
-        Also check the sha256 of every file against the registry (``uci121`` only).
+        Also check the sha256 of every file against the registry.
 
     Returns
     -------
@@ -676,10 +672,6 @@ def load_dataset(
     DatasetError
         Unknown name, missing or malformed file, or (with ``verify``) a checksum mismatch.
     """
-    if suite == "toy":
-        return toy_dataset(name, split)
-    if suite != "uci121":
-        raise ValueError(f"suite must be one of {', '.join(SUITES)}, got {suite!r}")
     split = _as_split(split)
     row = _registry_row(name)
     folder = resolve_data_dir(data_dir) / name
@@ -699,40 +691,46 @@ def load_dataset(
     return dataset
 
 
-def list_datasets(suite: str, data_dir: str | os.PathLike | None = None) -> list[str]:
-    """Names of the datasets of a suite that can be loaded.
+def load_dataset(
+    name: str,
+    suite: str = "uci121",
+    split: int = 0,
+    data_dir: str | os.PathLike | None = None,
+    verify: bool = False,
+) -> Dataset:
+    """Load one dataset of a suite with one of its splits: ``get_suite(suite, data_dir).load(name, split)``.
 
     Parameters
     ----------
-    suite : {"toy", "uci121"}
+    name : str
+        A dataset name of the suite.
+    suite : str, default "uci121"
+        A suite spec (:func:`mixbench.suites.get_suite`): ``uci121``, ``toy``, ``folder:PATH``, ``openml:ID``.
+    split : int, default 0
     data_dir : str or PathLike, optional
-        For ``uci121``: the data directory (see :func:`resolve_data_dir`).
+        See :func:`resolve_data_dir`.
+    verify : bool, default False
+        Also check the files' sha256 against the suite's registry (suites that have one: ``uci121``).
 
     Returns
     -------
-    list of str
-        ``toy``: ``["iris", "wine", "breast_cancer", "digits"]``. ``uci121``: the registry datasets whose
-        four files are all present under the data directory, sorted. Presence only: a malformed file
-        raises its :class:`DatasetError` when the dataset is loaded (``mixbench data verify`` checks all).
-
-    Raises
-    ------
-    DatasetError
-        ``uci121`` and the data directory does not exist.
+    Dataset
     """
-    if suite == "toy":
-        return list(TOY_DATASETS)
-    if suite != "uci121":
-        raise ValueError(f"suite must be one of {', '.join(SUITES)}, got {suite!r}")
-    root = resolve_data_dir(data_dir)
-    if not root.is_dir():
-        raise DatasetError(f"{root}: no UCI-121 data directory there; {_GET_DATA}.", path=root)
-    names = [
-        name
-        for name in _registry_cached()["name"]
-        if all((root / name / file).is_file() for file in dataset_files(name).values())
-    ]
-    return sorted(names)
+    from mixbench.suites import get_suite  # the suites build on this module
+
+    return get_suite(suite, data_dir).load(name, split, **({"verify": True} if verify else {}))
+
+
+def list_datasets(suite: str, data_dir: str | os.PathLike | None = None) -> list[str]:
+    """Names of the datasets of a suite: ``get_suite(suite, data_dir).datasets()``.
+
+    For ``uci121`` the registry datasets whose four files are all present, sorted (presence only: a
+    malformed file raises its :class:`DatasetError` when the dataset is loaded; ``mixbench data verify``
+    checks all); a data directory that does not exist raises :class:`DatasetError`.
+    """
+    from mixbench.suites import get_suite
+
+    return get_suite(suite, data_dir).datasets()
 
 
 # --- the embedded toy suite -------------------------------------------------------------------------

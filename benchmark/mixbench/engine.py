@@ -46,13 +46,15 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from mixbench import schema
 from mixbench.losses import STANDARD_LOSSES, FamilyGrad, Loss, family_loss, resolve_losses
 from mixbench.models import NETS, build_module, forward, init_params, layer_sizes
+from mixbench.protocol import PROTOCOL
 
-DEFAULT_LRS = (0.01, 0.005, 0.001)
-DEFAULT_SEEDS = (60, 1234)
-RECORD_COLUMNS = ["loss", "lr", "seed", "epoch", "train_loss", "val_acc", "test_acc", "diverged"]
-SELECTED_COLUMNS = ["loss", "seed", "lr", "epoch", "val_acc", "test_acc", "diverged"]
+# The protocol's defaults and the result schema live in one place each: mixbench.protocol, mixbench.schema.
+DEFAULT_LRS = PROTOCOL.lrs
+DEFAULT_SEEDS = PROTOCOL.seeds
+RECORD_COLUMNS = list(schema.RECORD_COLUMNS)
 _EVAL_ROWS = 4096  # rows per evaluation chunk at most: bounds memory on big datasets (connect-4)
 # and values in the widest tensor of a chunk (rows x models x hidden units) at most: 16 MB, under glibc's
 # 32 MB limit above which every allocation is a fresh mmap whose pages fault in again at each chunk
@@ -282,9 +284,9 @@ def train_bank(
     losses: Sequence[str | Loss] = STANDARD_LOSSES,
     lrs: Sequence[float] = DEFAULT_LRS,
     seeds: Sequence[int] = DEFAULT_SEEDS,
-    epochs: int = 50,
-    batch_size: int = 8,
-    momentum: float = 0.9,
+    epochs: int = PROTOCOL.epochs,
+    batch_size: int = PROTOCOL.batch_size,
+    momentum: float = PROTOCOL.momentum,
     device: str = "cpu",
     keep_best: bool = False,
     eval_batch: int = 0,
@@ -592,10 +594,10 @@ def select_by_validation(records: pd.DataFrame, lr_order: Sequence[float] | None
 
     Returns
     -------
-    DataFrame with one row per group: the key columns then ``SELECTED_COLUMNS``; ``diverged`` is True when
-    any learning rate of the group diverged.
+    DataFrame with one row per group: the key columns then :data:`mixbench.schema.SELECTION_COLUMNS`;
+    ``diverged`` is True when any learning rate of the group diverged.
     """
-    keys = [c for c in ("dataset", "net", "split", "noise") if c in records.columns] + ["loss", "seed"]
+    keys = [c for c in schema.TASK_KEY if c in records.columns] + ["loss", "seed"]
     order = list(dict.fromkeys(records["lr"])) if lr_order is None else [float(v) for v in lr_order]
     df = records.assign(_lr_rank=records["lr"].map({lr: i for i, lr in enumerate(order)}))
     if df["_lr_rank"].isna().any():
@@ -609,7 +611,7 @@ def select_by_validation(records: pd.DataFrame, lr_order: Sequence[float] | None
     best = ok.drop_duplicates(keys, keep="first").set_index(keys)
     out = any_diverged.to_frame("diverged").join(best.drop(columns=["diverged"]), how="left").reset_index()
     out["epoch"] = out["epoch"].fillna(-1).astype(int)
-    return out[keys + [c for c in SELECTED_COLUMNS if c not in ("loss", "seed")]]
+    return out[keys + [c for c in schema.SELECTION_COLUMNS if c not in ("loss", "seed")]]
 
 
 # --- the naive reference -----------------------------------------------------------------------------------
@@ -625,9 +627,9 @@ def train_naive(
     loss: str | Loss,
     lr: float,
     seed: int,
-    epochs: int = 50,
-    batch_size: int = 8,
-    momentum: float = 0.9,
+    epochs: int = PROTOCOL.epochs,
+    batch_size: int = PROTOCOL.batch_size,
+    momentum: float = PROTOCOL.momentum,
     eval_batch: int = 0,
     max_steps: int | None = None,
 ) -> tuple[pd.DataFrame, list[Tensor]]:
@@ -692,10 +694,6 @@ def train_naive(
 
 
 # --- speed: the bank against the naive loop ----------------------------------------------------------------
-#: Real datasets of different shapes (few / many features, 2 / many classes, small / large).
-BENCH_DATASETS = ("abalone", "letter", "musk-2", "semeion", "connect-4", "statlog-shuttle")
-
-
 def bench_engine(
     datasets: Sequence,
     *,
@@ -793,7 +791,11 @@ def params_per_model(net: str, n_features: int, n_classes: int) -> int:
 
 
 def project_protocol_time(
-    bench: pd.DataFrame, shapes: pd.DataFrame, epochs: int = 50, batch_size: int = 8, workers: int = 1
+    bench: pd.DataFrame,
+    shapes: pd.DataFrame,
+    epochs: int = PROTOCOL.epochs,
+    batch_size: int = PROTOCOL.batch_size,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """Project the wall time of the full protocol from measured bank step times.
 

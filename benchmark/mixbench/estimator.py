@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from mixbench.engine import select_by_validation, train_bank
 from mixbench.losses import Loss, get_loss
 from mixbench.models import NETS, forward
+from mixbench.protocol import PROTOCOL
 
 _SEED_HIGH = np.iinfo(np.int32).max  # seeds drawn for random_state=None or a RandomState instance
 
@@ -38,6 +39,11 @@ class MixLossClassifier(ClassifierMixin, BaseEstimator):
     The inputs are used as given. Like the benchmark, which standardises every dataset, the networks train
     best on standardised features: put a :class:`~sklearn.preprocessing.StandardScaler` in front of the
     classifier in a :class:`~sklearn.pipeline.Pipeline`.
+
+    A dataset of any benchmark suite (``uci121``, ``toy``, ``folder:PATH``, ``openml:ID``) comes preprocessed
+    and split: ``ds = mixbench.suites.get_suite(spec).load(name, split)``, then ``fit(*ds.part("train"))``
+    and ``score(*ds.part("test"))``. The defaults (epochs, batch size, momentum, learning rate) are those of
+    :data:`mixbench.protocol.PROTOCOL`.
 
     Parameters
     ----------
@@ -138,10 +144,10 @@ class MixLossClassifier(ClassifierMixin, BaseEstimator):
         self,
         loss: str | Loss = "CE+EL F=0-0.5",
         net: str = "hidden",
-        lr: float = 0.01,
-        epochs: int = 50,
-        batch_size: int = 8,
-        momentum: float = 0.9,
+        lr: float = PROTOCOL.lrs[0],
+        epochs: int = PROTOCOL.epochs,
+        batch_size: int = PROTOCOL.batch_size,
+        momentum: float = PROTOCOL.momentum,
         validation_fraction: float | None = None,
         random_state: int | np.random.RandomState | None = None,
         device: str = "cpu",

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from mixbench.protocol import PROTOCOL
+
 # Coefficient names of the closed-form families. A loss gives all of them (missing ones are 0).
 COEFFICIENTS = ("ce", "el", "focal_alpha", "focal_gamma", "sigmoid", "margin", "reset")
 
@@ -420,16 +422,7 @@ def resolve_losses(names: Sequence[str | Loss]) -> list[Loss]:
 
 
 #: The eight configurations under study, by the names used in every table.
-STANDARD_LOSSES = (
-    "CE",
-    "CE+EL F=0",
-    "CE+EL F=0,0.5",
-    "CE+EL F=0-0.5",
-    "EL",
-    "Focal",
-    "Sigmoid-MSE",
-    "Sigmoid-MSE+OR",
-)
+STANDARD_LOSSES = PROTOCOL.losses
 
 #: Output Reset margin: the paper's constants are not public; 0.1 is this reconstruction's default.
 OUTPUT_RESET_MARGIN = 0.1

@@ -47,6 +47,8 @@ import pyarrow as pa
 import pyarrow.dataset as pa_dataset
 import pyarrow.parquet as pq
 
+from mixbench import schema
+
 try:
     import fcntl
 except ImportError:  # not POSIX: runs go unlocked
@@ -70,34 +72,13 @@ __all__ = [
     "write_parquet_atomic",
 ]
 
+# The schema is defined once, in mixbench.schema; these lists are its columns for pandas indexing.
 #: Columns that identify a task.
-KEY_COLUMNS = ["dataset", "net", "split", "noise"]
-EPOCH_COLUMNS = KEY_COLUMNS + [
-    "loss",
-    "lr",
-    "seed",
-    "epoch",
-    "train_loss",
-    "val_acc",
-    "test_acc",
-    "diverged",
-]
-SELECTED_COLUMNS = KEY_COLUMNS + ["loss", "seed", "lr", "epoch", "val_acc", "test_acc", "diverged"]
-FAILURE_COLUMNS = KEY_COLUMNS + ["error"]
-_DTYPES = {
-    "dataset": "str",
-    "net": "str",
-    "split": "int64",
-    "noise": "str",
-    "loss": "str",
-    "lr": "float64",
-    "seed": "int64",
-    "epoch": "int64",
-    "train_loss": "float64",
-    "val_acc": "float64",
-    "test_acc": "float64",
-    "diverged": "bool",
-}
+KEY_COLUMNS = list(schema.TASK_KEY)
+EPOCH_COLUMNS = list(schema.EPOCH_COLUMNS)
+SELECTED_COLUMNS = list(schema.SELECTED_COLUMNS)
+FAILURE_COLUMNS = list(schema.FAILURE_COLUMNS)
+_DTYPES = schema.DTYPES
 _METADATA_KEY = b"mixbench"
 _SAFE = re.compile(r"[^A-Za-z0-9._+=-]")
 _TMP_PREFIX = "."

@@ -41,7 +41,6 @@ import datetime as dt
 import difflib
 import errno
 import fnmatch
-import functools
 import hashlib
 import json
 import math
@@ -71,10 +70,11 @@ import numpy as np
 import pandas as pd
 from joblib.externals.loky.process_executor import TerminatedWorkerError
 
-from mixbench import __version__, data
-from mixbench.engine import DEFAULT_LRS, DEFAULT_SEEDS, select_by_validation, train_bank
+from mixbench import __version__, data, suites
+from mixbench.engine import select_by_validation, train_bank
 from mixbench.losses import STANDARD_LOSSES, available_losses, resolve_losses
 from mixbench.models import NETS, layer_sizes
+from mixbench.protocol import PROTOCOL
 from mixbench.results import (
     EPOCH_COLUMNS,
     LOCK_FILE,
@@ -106,24 +106,12 @@ __all__ = [
 BACKENDS = ("loky", "dask")
 #: Named protocols. ``paper``: the reference study (Table 4 of "Mixing between the Cross Entropy and the
 #: Expectation Loss Terms"): 8 losses, both networks, 3 learning rates, 2 seeds, 50 epochs, batch 8, split 0.
-PRESETS: dict[str, dict] = {
-    "paper": {
-        "losses": list(STANDARD_LOSSES),
-        "nets": ["linear", "hidden"],
-        "lrs": list(DEFAULT_LRS),
-        "seeds": list(DEFAULT_SEEDS),
-        "epochs": 50,
-        "batch_size": 8,
-        "momentum": 0.9,
-        "splits": [0],
-        "label_noise": ["none"],
-    }
-}
+PRESETS: dict[str, dict] = {"paper": PROTOCOL.as_dict()}
 DEFAULT_PRESET = "paper"
 #: Science settings added after the first run directories were written, with their default (the value
 #: every run had before them): left out of :meth:`RunConfig.science` at that value, so older run
 #: directories keep their names and hashes, and a missing one in a stored config.json means that value.
-_LATER_SCIENCE_KEYS = {"eval_batch": 0}
+_LATER_SCIENCE_KEYS = {"eval_batch": 0, "suite_options": {}}
 _DEFAULTS = {
     **_LATER_SCIENCE_KEYS,
     "suite": "toy",
@@ -150,6 +138,7 @@ SCIENCE_KEYS = (
     "label_noise",
     "eval_batch",
     "device",
+    "suite_options",
 )
 #: Settings of how and where a run executes; they may change between invocations on one directory.
 EXECUTION_KEYS = ("data_dir", "n_jobs", "backend", "scheduler", "out")
@@ -178,17 +167,18 @@ class RunConfig:
 
     suite: str = "toy"
     datasets: tuple[str, ...] = ()
-    losses: tuple[str, ...] = tuple(STANDARD_LOSSES)
-    nets: tuple[str, ...] = ("linear", "hidden")
-    lrs: tuple[float, ...] = tuple(DEFAULT_LRS)
-    seeds: tuple[int, ...] = tuple(DEFAULT_SEEDS)
-    epochs: int = 50
-    batch_size: int = 8
-    momentum: float = 0.9
-    splits: tuple[int, ...] = (0,)
-    label_noise: tuple[str, ...] = ("none",)
-    eval_batch: int = 0
+    losses: tuple[str, ...] = PROTOCOL.losses
+    nets: tuple[str, ...] = PROTOCOL.nets
+    lrs: tuple[float, ...] = PROTOCOL.lrs
+    seeds: tuple[int, ...] = PROTOCOL.seeds
+    epochs: int = PROTOCOL.epochs
+    batch_size: int = PROTOCOL.batch_size
+    momentum: float = PROTOCOL.momentum
+    splits: tuple[int, ...] = PROTOCOL.splits
+    label_noise: tuple[str, ...] = PROTOCOL.label_noise
+    eval_batch: int = PROTOCOL.eval_batch
     device: str = "cpu"
+    suite_options: dict = field(default_factory=dict)
     data_dir: str | None = None
     n_jobs: int = -1
     backend: str = "loky"
@@ -363,22 +353,21 @@ _GET_DATA_HINT = (
 )
 
 
-def _expand_datasets(patterns: list[str], suite: str, data_dir: str | None) -> tuple[str, ...]:
+def _expand_datasets(patterns: list[str], suite: suites.Suite) -> tuple[str, ...]:
     """Dataset names from names and globs (``*``, ``?``, ``[ab]``); ``!PATTERN`` removes matches."""
     try:
-        available = data.list_datasets(suite, data_dir)
+        available = suite.datasets()
     except data.DatasetError as exc:
         raise ConfigError(str(exc)) from None
     if not available:
-        where = data.resolve_data_dir(data_dir)
         raise ConfigError(
-            f"no complete {suite} dataset in {where}; get the data with `mixbench data fetch` or "
-            "`mixbench data import PATH`, or point --data-dir at it (`mixbench data verify` checks it)"
+            f"no complete {suite.spec} dataset in {suite.location}; get the data with `mixbench data fetch` "
+            "or `mixbench data import PATH`, or point --data-dir at it (`mixbench data verify` checks it)"
         )
-    # A UCI-121 dataset named exactly is kept even when its files are missing: as a malformed dataset, it
-    # fails only its own tasks (with the missing file named), and a run that lost one dataset's files
-    # still resumes.
-    named = set(data.registry()["name"]) if suite == "uci121" else set()
+    # A dataset the suite knows, named exactly, is kept even when its files are missing: as a malformed
+    # dataset, it fails only its own tasks (with the missing file named), and a run that lost one dataset's
+    # files still resumes.
+    named = suite.known()
     chosen: set[str] = set()
     for raw in patterns or ["*"]:
         pattern = str(raw).strip()
@@ -389,19 +378,24 @@ def _expand_datasets(patterns: list[str], suite: str, data_dir: str | None) -> t
             chosen_hint = difflib.get_close_matches(pattern, available, n=3)
             hint = f" (did you mean {', '.join(chosen_hint)}?)" if chosen_hint else ""
             raise ConfigError(
-                f"datasets: {pattern!r} matches no available {suite} dataset{hint}; "
-                f"`mixbench data list` shows them"
+                f"datasets: {pattern!r} matches no available {suite.spec} dataset{hint}"
+                f"{suite.missing_hint(pattern)}; `mixbench data list` shows them"
             )
         chosen = chosen - set(matches) if remove else chosen | set(matches)
     if not chosen:
         raise ConfigError(f"datasets: the patterns {patterns} leave no dataset")
     if not chosen & set(available):  # nothing could run at all: say so now rather than fail every task
         raise ConfigError(
-            f"datasets: {', '.join(sorted(chosen))}: UCI-121 dataset(s) with files missing from "
-            f"{data.resolve_data_dir(data_dir)} (`mixbench data verify` says which); {_GET_DATA_HINT}"
+            f"datasets: {', '.join(sorted(chosen))}: {suite.spec} dataset(s) with files missing from "
+            f"{suite.location} (`mixbench data verify` says which); {_GET_DATA_HINT}"
         )
     universe = sorted(set(available) | (chosen & named)) if named else available  # the suite's order
     return tuple(name for name in universe if name in chosen)
+
+
+def config_suite(config: RunConfig) -> suites.Suite:
+    """The suite of a run configuration (cheap: it reads its files only when asked)."""
+    return suites.get_suite(config.suite, config.data_dir, **config.suite_options)
 
 
 def _normalise_key(key: str) -> str:
@@ -432,13 +426,15 @@ def read_config_file(path: str | os.PathLike) -> dict:
     for key in ("data_dir", "out"):
         if isinstance(values.get(key), str):
             values[key] = str((path.parent / Path(values[key]).expanduser()).absolute())
+    if isinstance(values.get("suite"), str):  # e.g. folder:data/ is relative to the file too
+        values["suite"] = suites.relative_to(values["suite"], path.parent)
     return values
 
 
 def default_out(suite: str, science: dict) -> Path:
     """``results/<suite>-<hash of the science settings>`` under the repository root (else the CWD)."""
     root = data.repo_root() or Path.cwd()
-    return root / "results" / f"{suite}-{_science_hash(science)}"
+    return root / "results" / f"{suites.suite_slug(suite)}-{_science_hash(science)}"
 
 
 def resolve_config(
@@ -495,12 +491,19 @@ def resolve_config(
     file_values.pop("preset", None)
     values = {**_DEFAULTS, **PRESETS[preset_name], **stored, **file_values, **given}
 
-    suite = str(values["suite"])
-    if suite not in data.SUITES:
-        raise ConfigError(f"suite: {suite!r} is not one of {', '.join(data.SUITES)}")
     data_dir = (
         None if values["data_dir"] in (None, "") else str(Path(values["data_dir"]).expanduser().absolute())
     )
+    suite_options = {
+        **dict(stored.get("suite_options") or {}),
+        **dict(file_values.get("suite_options") or {}),
+        **dict(given.get("suite_options") or {}),
+    }
+    try:
+        the_suite = suites.get_suite(str(values["suite"]), data_dir, **suite_options)
+    except (suites.SuiteError, data.DatasetError) as exc:
+        raise ConfigError(f"suite: {exc}") from None
+    suite = the_suite.spec
     nets = tuple(str(n) for n in _as_list(values["nets"]))
     bad = [n for n in nets if n not in NETS]
     if bad or not nets or len(set(nets)) != len(nets):
@@ -536,7 +539,7 @@ def resolve_config(
         raise ConfigError("datasets: give at least one name or glob ('*' for all of the suite's datasets)")
     config = RunConfig(
         suite=suite,
-        datasets=_expand_datasets(patterns, suite, data_dir),
+        datasets=_expand_datasets(patterns, the_suite),
         losses=tuple(_split_losses(values["losses"])),
         nets=nets,
         lrs=_numbers(
@@ -548,7 +551,7 @@ def resolve_config(
         momentum=_scalar(
             values["momentum"], "momentum", float, lambda v: 0 <= v < 1, "use a value in [0, 1)"
         ),
-        splits=_splits(values["splits"]),
+        splits=_splits(values["splits"], the_suite.n_splits),
         label_noise=noise,
         eval_batch=_scalar(
             values["eval_batch"],
@@ -558,6 +561,7 @@ def resolve_config(
             "use 0 (exact accuracy) or a batch size",
         ),
         device=device,
+        suite_options=_jsonable(the_suite.options),
         data_dir=data_dir,
         n_jobs=n_jobs,
         backend=backend,
@@ -578,12 +582,10 @@ def _as_list_noise(value) -> list:
     return [value] if isinstance(value, str | int | float) else list(value)
 
 
-def _splits(value) -> tuple[int, ...]:
+def _splits(value, n_splits: int) -> tuple[int, ...]:
     if isinstance(value, str) and value.strip() == "all":
-        return tuple(range(data.N_SPLITS))
-    return _numbers(
-        value, "splits", int, lambda v: 0 <= v < data.N_SPLITS, f"splits are 0..{data.N_SPLITS - 1}"
-    )
+        return tuple(range(n_splits))
+    return _numbers(value, "splits", int, lambda v: 0 <= v < n_splits, f"splits are 0..{n_splits - 1}")
 
 
 # --- tasks ------------------------------------------------------------------------------------------
@@ -628,24 +630,12 @@ def noise_seed(dataset: str, split: int, noise: str) -> int:
 
 def task_dataset(task: Task, config: RunConfig) -> data.Dataset:
     """The dataset of a task: the split loaded, then label noise on training and validation labels."""
-    dataset = data.load_dataset(task.dataset, suite=config.suite, split=task.split, data_dir=config.data_dir)
+    dataset = config_suite(config).load(task.dataset, task.split)
     if task.noise != "none":
         rate, kind = data.parse_noise(task.noise)
         seed = noise_seed(task.dataset, task.split, task.noise)
         dataset = data.apply_label_noise(dataset, rate, kind, seed=seed, include_validation=True)
     return dataset
-
-
-@functools.lru_cache(maxsize=512)
-def _shape(suite: str, name: str) -> tuple[int, int, int]:
-    """(rows, features, classes) of a dataset without reading a UCI file."""
-    if suite == "toy":
-        ds = data.toy_dataset(name)
-        return ds.n_rows, ds.n_features, ds.n_classes
-    reg = data.registry().set_index("name")
-    row = reg.loc[name]
-    values = [row["n_rows"], row["n_features"], row["n_classes"]]
-    return tuple(100_000 if pd.isna(v) else int(v) for v in values)
 
 
 def estimate_cost(n_rows: int, n_features: int, n_classes: int, net: str, epochs: int) -> float:
@@ -656,9 +646,11 @@ def estimate_cost(n_rows: int, n_features: int, n_classes: int, net: str, epochs
 
 def plan_tasks(config: RunConfig) -> list[Task]:
     """The grid's tasks with their estimated cost, largest first (ties in canonical order)."""
-    tasks = []
+    tasks, suite, shapes = [], config_suite(config), {}
     for t in config.tasks():
-        cost = estimate_cost(*_shape(config.suite, t.dataset), t.net, config.epochs)
+        if t.dataset not in shapes:
+            shapes[t.dataset] = suite.shape(t.dataset)
+        cost = estimate_cost(*shapes[t.dataset], t.net, config.epochs)
         tasks.append(dataclasses.replace(t, cost=cost))
     return sorted(tasks, key=lambda t: -t.cost)  # sorted() is stable
 
@@ -1309,6 +1301,16 @@ def _run_locked(config: RunConfig, store: ResultStore, progress: bool, stopped: 
             old_history[-1]["status"] = "killed"
     for loss in resolve_losses(list(config.losses)):
         loss.check_epochs(config.epochs)  # warn once here; the workers stay quiet
+    suite = config_suite(config)
+    suite_record = suite.record(list(config.datasets))  # checksums and preprocessing, into config.json
+    done_datasets = {t.dataset for t in tasks if t.name in finished}
+    changed = suites.changed_files((previous or {}).get("suite"), suite_record, done_datasets)
+    if changed:
+        raise ConfigError(
+            f"{_display(store.path)}: data files changed since its finished tasks ran, and results of two "
+            "versions of the data must not mix:\n  " + "\n  ".join(changed) + "\nRestore the files, or run "
+            "into another directory (--out DIR)."
+        )
     git = _git()
     invocation = {
         "started": started,
@@ -1332,9 +1334,8 @@ def _run_locked(config: RunConfig, store: ResultStore, progress: bool, stopped: 
         "config": config.to_dict(),
         "science_keys": list(SCIENCE_KEYS),
         "config_hash": config.config_hash(),
-        "data_dir_resolved": str(data.resolve_data_dir(config.data_dir))
-        if config.suite == "uci121"
-        else None,
+        "data_dir_resolved": suite.location,
+        "suite": suite_record,
         "versions": versions,
         "git": git,
         "machine": _machine(),

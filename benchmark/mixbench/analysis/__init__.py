@@ -43,6 +43,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from mixbench.losses import STANDARD_LOSSES
+from mixbench.schema import CELL_KEY
 
 __all__ = [
     "LOSS_ORDER",
@@ -74,7 +75,8 @@ PAPER_LOSSES = LOSS_ORDER[:6]
 #: Accuracies closer than this on one dataset are ties (see module docstring).
 TIE_TOL = 1e-9
 
-KEY_COLUMNS = ("dataset", "net", "split", "noise", "loss", "seed")
+#: The key of a selected-results cell (defined in mixbench.schema; kept importable here).
+KEY_COLUMNS = CELL_KEY
 _BOOTSTRAP_RNG = "rng" if "rng" in inspect.signature(stats.bootstrap).parameters else "random_state"
 MISSING_POLICIES = ("exclude", "worst")
 RANK_METHODS = ("average", "min", "max", "dense", "ordinal")
