@@ -271,8 +271,9 @@ def test_a_folder_suite_runs_end_to_end_into_a_report_and_notices_a_changed_file
     paths = render_report(run, tmp_path / "report", html=True, pdf=False, n_boot=200)
     html = Path(paths["html"]).read_text(encoding="utf-8")
     assert "flowers" in html and "wine" in html
-    # the report's configuration table (provenance) shows what loading did to each file
+    # the report's provenance shows what loading did to each file, in its own table and in the configuration
     assert "suite.datasets.flowers.preprocessing" in html and "mode-imputed and one-hot encoded" in html
+    assert 'id="preprocessing"' in html and "What loading did to each dataset" in html
     assert "Published" not in html  # the comparison with the published table is for UCI-121 only
 
     code, stdout, _ = mixbench(*argv)  # the same command: nothing to do

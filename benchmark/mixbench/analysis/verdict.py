@@ -35,6 +35,7 @@ import pandas as pd
 import scikit_posthocs as sp
 
 from mixbench import analysis as an
+from mixbench import suites
 from mixbench.analysis import formatting as fmt
 from mixbench.analysis.bayes import bayesian_signed_rank, decide, rank_biserial
 
@@ -311,6 +312,9 @@ class RunAnalysis:
         ``selected`` column; None when the run kept no per-epoch records.
     curve_datasets : list of str
     curve_reason : str
+    preprocessing : list of str
+        What loading did to each dataset (folder and OpenML suites: encoding, imputation, scaling), one
+        sentence each; empty for UCI-121 and toy.
     incomplete : str
         '' for a complete run; else what is missing and how to finish it (``run.completeness.describe()``
         of the result store), which reports print first.
@@ -333,6 +337,7 @@ class RunAnalysis:
     curve_datasets: list[str] = field(default_factory=list)
     curve_reason: str = ""
     incomplete: str = ""
+    preprocessing: list[str] = field(default_factory=list)
 
     @property
     def baseline(self) -> str:
@@ -727,6 +732,7 @@ def analyse_selected(
         curve_datasets=chosen,
         curve_reason=reason,
         incomplete=incomplete,
+        preprocessing=suites.preprocessing_summary(config),
     )
 
 

@@ -167,6 +167,17 @@ def _provenance_section(analysis: RunAnalysis, run_name: str, has_epochs: bool) 
             "Overview", ["Item", "Value"], overview, align=["l", "l"], pdf_max_chars=90, table_id="overview"
         )
     ]
+    if analysis.preprocessing:
+        blocks.append(
+            Table(
+                "What loading did to each dataset",
+                ["Dataset", "Preprocessing (fitted on the training rows only)"],
+                [line.split(": ", 1) if ": " in line else [line, ""] for line in analysis.preprocessing],
+                align=["l", "l"],
+                pdf_max_chars=90,
+                table_id="preprocessing",
+            )
+        )
     run_versions = _find(config, ("versions",))
     if isinstance(run_versions, dict):
         rows = [[k, str(v)] for k, v in _flatten(run_versions)]
