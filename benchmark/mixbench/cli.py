@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from mixbench import __version__
+from mixbench.protocol import PRESETS as PROTOCOL_PRESETS
 from mixbench.protocol import PROTOCOL
 
 
@@ -292,7 +293,13 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
         "split order, as the reference study's code computes them (N = 128 there); default 0: exact "
         "per-sample accuracy",
     )
-    what.add_argument("--preset", metavar="NAME", help="a named protocol: paper (default)")
+    what.add_argument(
+        "--preset",
+        metavar="NAME",
+        help="a named protocol: "
+        + "; ".join(f"{name}: {text}" for name, (_, text) in PROTOCOL_PRESETS.items())
+        + " (default: paper)",
+    )
     what.add_argument("--config", metavar="FILE.toml", help="settings file (see below)")
     what.add_argument("--device", choices=("cpu", "cuda"), help="torch device (default: cpu)")
     how = p.add_argument_group("where and how")

@@ -74,6 +74,7 @@ from mixbench import __version__, data, suites
 from mixbench.engine import select_by_validation, train_bank
 from mixbench.losses import STANDARD_LOSSES, available_losses, resolve_losses
 from mixbench.models import NETS, layer_sizes
+from mixbench.protocol import PRESETS as PROTOCOL_PRESETS
 from mixbench.protocol import PROTOCOL
 from mixbench.results import (
     EPOCH_COLUMNS,
@@ -106,7 +107,7 @@ __all__ = [
 BACKENDS = ("loky", "dask")
 #: Named protocols. ``paper``: the reference study (Table 4 of "Mixing between the Cross Entropy and the
 #: Expectation Loss Terms"): 8 losses, both networks, 3 learning rates, 2 seeds, 50 epochs, batch 8, split 0.
-PRESETS: dict[str, dict] = {"paper": PROTOCOL.as_dict()}
+PRESETS: dict[str, dict] = {name: protocol.as_dict() for name, (protocol, _) in PROTOCOL_PRESETS.items()}
 DEFAULT_PRESET = "paper"
 #: Science settings added after the first run directories were written, with their default (the value
 #: every run had before them): left out of :meth:`RunConfig.science` at that value, so older run
