@@ -219,14 +219,12 @@ class _Bank:
                 grad = loss.probs.grad(q.narrow(d, start, length), onehot, 2)
                 dq.narrow(d, start, length).copy_(grad.mul_(scale[1]))
                 continue
-            # autograd on the loss's own models only: their logits as one contiguous (S * R * B, C) leaf,
-            # each row's output gradient its model's lr / B (so no sum and no product afterwards)
+            # autograd on the loss's own models only: their logits as one contiguous (S * R * B, C) tensor,
+            # each row's output gradient its model's lr / B, (S * R * B,) in scale[0] (so no sum and no
+            # product afterwards). Plain autograd: a user function may keep state or branch on values.
             qs = self.models_rows_classes(q)[:, groups]  # (S, R, B, C)
-            leaf = qs.reshape(-1, self.C).detach().requires_grad_(True)
             targets = yb.unsqueeze(1).expand(*qs.shape[:-1]).reshape(-1)
-            with torch.enable_grad():
-                out = loss.per_sample(leaf, targets)  # the user's function, its result checked
-                (g,) = torch.autograd.grad(out, leaf, grad_outputs=scale[0].expand(qs.shape[:-1]).reshape(-1))
+            g = loss.weighted_grad(qs.reshape(-1, self.C), targets, scale[0])
             self.models_rows_classes(dq)[:, groups] = g.view(qs.shape)
 
     # -- evaluation ---------------------------------------------------------------------------------
@@ -460,9 +458,17 @@ def _train_sub_bank(
             in_layout = scale.view(bank.model_shape)
             p_true_fns = [(i * R, R, form.weights_for(p_true_example[size])) for i, form in p_true]
             grad_fns[size] = FamilyGrad(coef, in_layout, dim=2, p_true=p_true_fns, model_dim=bank.model_dim)
-            # each custom loss's lr / B per model: (S, R, 1) for autograd, logits' layout for closed forms
+            # each custom loss's lr / B per model: per row (S * R * B,) for autograd, in the logits' layout
+            # for closed forms
             custom[size] = [
-                (ls, sl, (scale[:, sl].reshape(S, -1, 1), in_layout.narrow(bank.model_dim, sl.start, R)))
+                (
+                    ls,
+                    sl,
+                    (
+                        scale[:, sl].reshape(S, -1, 1).expand(S, R, size).reshape(-1),
+                        in_layout.narrow(bank.model_dim, sl.start, R),
+                    ),
+                )
                 for ls, sl in custom_losses
             ]
         grad_fn = grad_fns[batch_size]

@@ -387,64 +387,75 @@ class PTrueForm:
         return cache[key]
 
     def _replay(self, example: Tensor) -> Callable[[Tensor], Tensor]:
-        try:
-            from torch.fx.experimental.proxy_tensor import make_fx
-
-            def autograd_weights(logp_y: Tensor) -> Tensor:  # a plain function: make_fx counts arguments
-                return self._autograd_weights(logp_y)
-
-            traced = make_fx(autograd_weights)(example)
-            graph = traced.graph
-            for node in list(graph.nodes):  # detach is a no-op outside autograd
-                if node.op == "call_function" and node.target == torch.ops.aten.detach.default:
-                    node.replace_all_uses_with(node.args[0])
-                    graph.erase_node(node)
-            graph.eliminate_dead_code()
-            _fold_shape_constants(traced, example)
-            replay = traced.forward
-            gen = torch.Generator(device=example.device).manual_seed(0)
-            for lp in (example, -torch.rand(example.shape, generator=gen, device=example.device) * 5):
-                lp = lp.to(example.dtype)
-                if not torch.equal(replay(lp), self._autograd_weights(lp)):
-                    raise ValueError("the replay differs from autograd")
-        except Exception:  # any failure: autograd at every step, slower but always right
-            return self._autograd_weights
-        return replay
+        gen = torch.Generator(device=example.device).manual_seed(0)
+        probes = [(-torch.rand(example.shape, generator=gen, device=example.device).to(example.dtype) * 5,)]
+        return record_replay(self._autograd_weights, (example,), probes)
 
 
 _LIKE = {getattr(torch.ops.aten, f"{k}_like").default for k in ("full", "ones", "zeros", "empty")}
 
 
-def _fold_shape_constants(traced, example: Tensor) -> None:
-    """Precompute the nodes of a graph recorded for ``example``'s shape that do not depend on the values of
-    its input, only on its shape (autograd's ``full_like`` output gradients and what is computed from them
-    alone), and replace them by stored tensors: fewer operations per replay."""
+def record_replay(fn: Callable[..., Tensor], example: tuple, probes: Sequence[tuple]) -> Callable:
+    """``fn`` (tensors -> tensor, autograd inside) recorded once for the shapes of ``example`` and replayed.
+
+    ``torch.fx``'s ``make_fx`` records the operations ``fn`` runs, autograd's backward included, as a graph
+    of plain tensor operations; no-op ``detach`` calls are dropped and what depends only on the shapes (the
+    output gradients autograd fills in) is computed once. A replay runs the same operations as ``fn``
+    without autograd's per-call bookkeeping: on the engine's small tensors that bookkeeping is most of the
+    cost. The replay must equal ``fn`` bit for bit on ``example`` and every tuple of ``probes`` (which
+    catches Python that branches on values, baked in by the recording); if recording fails or differs,
+    ``fn`` itself is returned.
+    """
+    try:
+        from torch.fx.experimental.proxy_tensor import make_fx
+
+        # a fixed number of named arguments: make_fx counts them
+        plain = {1: lambda a: fn(a), 2: lambda a, b: fn(a, b), 3: lambda a, b, c: fn(a, b, c)}[len(example)]
+        traced = make_fx(plain)(*example)
+        graph = traced.graph
+        for node in list(graph.nodes):  # detach is a no-op outside autograd
+            if node.op == "call_function" and node.target == torch.ops.aten.detach.default:
+                node.replace_all_uses_with(node.args[0])
+                graph.erase_node(node)
+        graph.eliminate_dead_code()
+        traced.recompile()
+        _fold_shape_constants(traced, example)
+        replay = traced.forward
+        for args in (example, *probes):
+            if not torch.equal(replay(*args), fn(*args)):
+                raise ValueError("the replay differs")
+    except Exception:  # any failure: fn at every step, slower but always right
+        return fn
+    return replay
+
+
+def _fold_shape_constants(traced, example: tuple) -> None:
+    """Replace the nodes that depend on the shapes of the inputs only (``full_like`` and what is computed
+    from such nodes alone) by tensors stored in the module, computed once for ``example``."""
     graph = traced.graph
     constant: set = set()
     for node in graph.nodes:
-        if node.op != "call_function":
-            continue
         inputs = node.all_input_nodes
-        if node.target in _LIKE or (inputs and all(n in constant for n in inputs)):
+        if node.op == "call_function" and (
+            node.target in _LIKE or (inputs and all(n in constant for n in inputs))
+        ):
             constant.add(node)
-    values: dict = {}
-    for node in graph.nodes:  # evaluate the constant nodes in order (their inputs are constant too)
-        if node in constant:
-            args = torch.fx.node.map_arg(node.args, lambda n: values.get(n, example))
-            kwargs = torch.fx.node.map_arg(node.kwargs, lambda n: values.get(n, example))
-            values[node] = node.target(*args, **kwargs)
-    used = [n for n in constant if any(user not in constant for user in n.users)]
+    if not constant:
+        return
+    interpreter = torch.fx.Interpreter(traced, garbage_collect_values=False)
+    interpreter.run(*example)
+    used = [n for n in graph.nodes if n in constant and any(u not in constant for u in n.users)]
     for i, node in enumerate(used):
         name = f"_shape_constant_{i}"
-        traced.register_buffer(name, values[node])
+        traced.register_buffer(name, interpreter.env[node])
         with graph.inserting_before(node):
             node.replace_all_uses_with(graph.get_attr(name))
     graph.eliminate_dead_code()
     traced.recompile()
 
 
-#: Recorded derivative graphs of PTrueForms, per (shape, dtype, device): tracing costs tens of milliseconds,
-#: more than one epoch of a small dataset saves, so it is done once per process and shape.
+#: Recorded derivative graphs (:func:`record_replay`) per PTrueForm and (shape, dtype, device): recording
+#: costs tens of milliseconds, more than one epoch of a small dataset saves, so it is done once per process.
 _REPLAYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -575,6 +586,13 @@ class Loss:
             return self.probs.grad(logits, onehot, -1) / n
         coef = self.coefficients_at(epoch, n_epochs, logits.shape[-1])
         return family_grad(logits, onehot, coef, scale=1.0 / n)
+
+    def weighted_grad(self, logits: Tensor, targets: Tensor, weights: Tensor) -> Tensor:
+        """``d (sum_i weights_i loss_i) / d logits`` by autograd, for a user function (``autograd`` kind)."""
+        with torch.enable_grad():
+            leaf = logits.detach().requires_grad_(True)
+            (g,) = torch.autograd.grad(self.per_sample(leaf, targets), leaf, grad_outputs=weights)
+        return g
 
     def check_epochs(self, n_epochs: int, stacklevel: int = 2) -> None:
         """Warn when ``n_epochs`` is too short for every phase of this loss's schedule.
