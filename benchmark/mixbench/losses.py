@@ -624,8 +624,8 @@ def _check_user_output(name: str, what: str, out, shape, grad: bool, elementwise
         )
     if out.shape != shape:
         raise ValueError(
-            f"loss {name!r}: {what} returned shape {tuple(out.shape)} for input shape {tuple(shape)}; "
-            f"{expected} (one loss per {'value' if elementwise else 'row'}: do not sum or average)"
+            f"loss {name!r}: {what} returned shape {tuple(out.shape)}, not {tuple(shape)}; {expected} "
+            f"(one loss per {'value' if elementwise else 'row'}: do not sum or average)"
         )
     if grad and not out.requires_grad:
         raise ValueError(
