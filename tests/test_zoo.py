@@ -390,3 +390,43 @@ def test_gradient_focus_against_the_formulas():
     np.testing.assert_allclose(user_ce, 1 - p, rtol=1e-12)
     # label smoothing pulls p_y towards 1 - e + e / C: no gradient there
     assert gradient_focus("LS", [0.9 + 0.1 / 10], n_classes=10)[0] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_loss_focus_figure_draws_the_engines_gradient(tmp_path):
+    from mixbench.report.loss_focus import loss_focus_figure, save_loss_focus
+
+    fig = loss_focus_figure(["CE", "GCE", "CE+EL F=0-0.5"], points=50)
+    lines = fig.axes[0].get_lines()
+    assert [ln.get_label() for ln in lines][:2] == ["CE", "GCE"] and len(lines) == 2 + 6  # six phases
+    x, y = lines[1].get_data()
+    np.testing.assert_allclose(y, x**0.7 * (1 - x), rtol=1e-12)  # GCE: p^q (1 - p)
+    assert x.min() > 0 and x.max() < 1
+    normalised = loss_focus_figure(["EL"], points=51, normalise=True).axes[0].get_lines()[0].get_data()[1]
+    assert normalised.max() == pytest.approx(1.0)  # p (1 - p) / its maximum 1/4
+    path = save_loss_focus(["CE", "MPCE"], tmp_path / "focus.pdf")
+    assert path.read_bytes()[:4] == b"%PDF"
+
+
+def test_losses_show_prints_formula_and_source_and_writes_the_figure(tmp_path, capsys):
+    from mixbench.cli import main
+
+    out = tmp_path / "focus.png"
+    assert main(["losses", "show", "GCE(q=0.5),SCE", "Brier", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "GCE(q=0.5): generalized CE L_q = (1 - p_y^q) / q, q = 0.5" in text
+    assert "Zhang & Sabuncu 2018" in text and "Wang et al. 2019" in text and "Brier 1950" in text
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["losses", "show", "Nope"]) == 2
+    assert main(["losses", "list"]) == 0
+    assert "robust: CE, MAE, GCE" in capsys.readouterr().out
+
+
+def test_bench_losses_smoke():
+    """One toy dataset, one epoch: the table's machinery, not a speed check."""
+    from mixbench.data import toy_dataset
+    from mixbench.engine import bench_losses
+
+    table = bench_losses([toy_dataset("iris")], ["GCE", "Brier"], nets=["linear"], repeats=1)
+    assert table[["loss", "kind"]].values.tolist() == [["GCE", "p_true"], ["Brier", "probs"]]
+    for col in ("alone_s", "alone_ratio", "with_standard_s", "with_standard_ratio"):
+        assert (table[col] > 0).all() and np.isfinite(table[col]).all()

@@ -829,6 +829,80 @@ def _bench_rows(datasets, nets, epochs, naive_steps, losses, lrs, seeds, progres
     return rows
 
 
+def bench_losses(
+    datasets: Sequence,
+    losses: Sequence[str | Loss],
+    *,
+    nets: Sequence[str] = NETS,
+    epochs: int = 1,
+    repeats: int = 3,
+    baseline: str = "CE",
+    lrs: Sequence[float] = DEFAULT_LRS,
+    seeds: Sequence[int] = DEFAULT_SEEDS,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """The cost of each loss relative to the built-in ``baseline`` (CE), measured side by side, one thread.
+
+    Two banks per loss and (dataset, network), each timed ``repeats`` times interleaved with the baseline's
+    (the fastest time counts, so a busy machine biases no loss): the loss alone (its lrs x seeds models),
+    against the baseline alone; and the standard eight losses plus this loss, against the standard eight
+    plus a second copy of the baseline (same bank size, so the ratio is what this loss costs beyond a
+    built-in one in a real run). ``epochs`` of training with their evaluation; one untimed epoch first
+    (a p_y loss records its derivative graph once per process and shape).
+
+    Returns one row per (dataset, net, loss): ``kind``, ``alone_s``, ``alone_ratio``, ``with_standard_s``,
+    ``with_standard_ratio`` (seconds, and their ratio to the baseline's).
+    """
+    import time
+    import warnings
+
+    base = resolve_losses([baseline])[0]
+    twin = Loss(f"{base.name} (again)", base.coefficients, base.schedule, base.function, p_true=base.p_true,
+                probs=base.probs)  # fmt: skip
+    losses = resolve_losses(losses)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    rows = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for ds in datasets:
+                args = (ds.X, ds.y, ds.train, ds.validation, ds.test, ds.n_classes)
+                for net in nets:
+                    if progress is not None:
+                        progress(f"{ds.name} / {net}")
+                    standard = [n for n in STANDARD_LOSSES if n != base.name] + [base.name]
+
+                    def timed(names, n_epochs=epochs, net=net, args=args):
+                        t0 = time.perf_counter()
+                        train_bank(*args, net=net, losses=names, lrs=lrs, seeds=seeds, epochs=n_epochs)
+                        return time.perf_counter() - t0
+
+                    banks = {"alone": {None: [base]}, "with_standard": {None: [*standard, twin]}}
+                    for ls in losses:
+                        banks["alone"][ls.name] = [ls]
+                        banks["with_standard"][ls.name] = [*standard, ls] if ls.name not in standard else None
+                    for setting in banks.values():
+                        for names in filter(None, setting.values()):
+                            timed(names, 1)  # warm-up, untimed
+                    best = {k: {n: math.inf for n in v} for k, v in banks.items()}
+                    for _ in range(repeats):
+                        for setting, bank_of in banks.items():
+                            for name, names in bank_of.items():
+                                if names is not None:
+                                    best[setting][name] = min(best[setting][name], timed(names))
+                    for ls in losses:
+                        row = {"dataset": ds.name, "net": net, "loss": ls.name, "kind": ls.kind}
+                        for setting in banks:
+                            seconds = best[setting][ls.name]
+                            row[f"{setting}_s"] = seconds
+                            row[f"{setting}_ratio"] = seconds / best[setting][None]
+                        rows.append(row)
+    finally:
+        torch.set_num_threads(threads)
+    return pd.DataFrame(rows)
+
+
 def params_per_model(net: str, n_features: int, n_classes: int) -> int:
     """Number of parameters of one model: the size a bank step's cost grows with."""
     return sum((i + 1) * o for i, o in layer_sizes(net, n_features, n_classes))
