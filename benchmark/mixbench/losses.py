@@ -328,9 +328,8 @@ class FamilyGrad:
             if g is None:
                 g = torch.zeros_like(logp_y)
             start, length = where
-            g.narrow(self.model_dim, start, length).add_(
-                weight(logp_y.narrow(self.model_dim, start, length)).mul(scale)
-            )
+            part = weight(logp_y.narrow(self.model_dim, start, length))
+            g.narrow(self.model_dim, start, length).addcmul_(part, scale)  # its models' g is 0 before
         return g
 
 
