@@ -28,6 +28,11 @@ after the other: wide datasets (hundreds of features, so tens of thousands of pa
 model) would otherwise stream parameters and momentum from memory at every step; a sub-bank stays in the
 processor's cache. Models never interact, so the split changes no result.
 
+Losses other than the closed-form families: a loss of p_y alone adds its weight g(p_y) to the family's g
+on its models (:class:`~mixbench.losses.FamilyGrad`), so it costs what a built-in loss costs; a closed form
+in p and a user function of the logits (autograd) compute the gradient of their own models only and write
+it into those models' slice of the logit gradient.
+
 Divergence: after each epoch the training loss of every model is evaluated on the whole training set. A
 model whose loss or parameters are not finite is frozen (its learning rate and parameters set to zero),
 that epoch and all later ones are recorded with ``diverged = True`` and NaN accuracies, and selection never

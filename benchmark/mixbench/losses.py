@@ -225,6 +225,11 @@ class FamilyGrad:
     ``scale`` multiplies the gradient weights (``ce``, ``el``, ``focal_alpha``, ``sigmoid``); it may be a
     tensor of per-model factors (the engine folds each model's learning rate and ``1 / batch_size`` in).
     ``dim`` is the class axis of the logits.
+
+    ``p_true`` adds losses of ``p_y`` alone: ``(first model, number of models, weight function)`` along
+    the model axis ``model_dim``, the weight function mapping ``log p_y`` to ``g = -l'(p_y) p_y``
+    (:meth:`PTrueForm.weights_for`). Their models have family coefficients 0; their ``g`` (times the scale)
+    joins the family's and shares its ``(p - onehot)`` product.
     """
 
     def __init__(
@@ -236,10 +241,7 @@ class FamilyGrad:
         model_dim: int = -1,
     ):
         self.dim = dim
-        # Losses of p_y alone beside the families: (first model, number of models, weight function of
-        # log p_y) along ``model_dim``, the model axis of the logits. Their models have family coefficients
-        # 0, so their weight g(p_y) is written into the family's g and shares its (p - onehot) product.
-        self.p_true = []
+        self.p_true = []  # (None for all models, or (start, length)), weight function, scale
         n_models = scale.shape[model_dim] if isinstance(scale, Tensor) and scale.dim() else None
         for start, length, weight in p_true:
             whole = start == 0 and length == n_models
@@ -656,7 +658,9 @@ def register_loss(
     * ``of_p_true``: the loss as a function of ``p_y`` alone, elementwise on a tensor
       (``register_loss("GCE", of_p_true=lambda p: (1 - p**0.7) / 0.7)``). Trained in the bank like a
       built-in loss: its logit gradient is ``g (p - onehot)`` with ``g = -l'(p_y) p_y``, ``l'`` from
-      ``derivative`` when given (elementwise, a function of ``p_y``), else by autograd on ``p_y`` alone.
+      ``derivative`` when given (elementwise, a function of ``p_y``), else by autograd on ``p_y`` alone
+      (recorded once per tensor shape and replayed, :func:`record_replay`: so ``of_p_true`` must be a pure
+      function of its argument, with no state that changes between calls).
     * ``function(logits (B, C), targets (B,)) -> per-sample losses (B,)``: any loss, differentiated by
       autograd on its own models' logits.
     """
