@@ -198,8 +198,9 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
     what.add_argument(
         "--losses",
         metavar="NAMES",
-        help="comma-separated loss names, 'standard' for the eight standard ones, or module:attr of a user "
-        "loss (default: standard)",
+        help="comma-separated loss names, with parameters as GCE(q=0.5); named sets standard (the eight), "
+        "zoo (all), published, robust, output-reset; or module:attr of a user loss (default: standard; "
+        "`mixbench losses list` shows them)",
     )
     what.add_argument("--nets", metavar="NETS", help="linear, hidden or both (default: linear,hidden)")
     what.add_argument("--lrs", metavar="LRS", help="learning rates (default: 0.01,0.005,0.001)")
