@@ -224,6 +224,13 @@ def test_named_sets_and_splitting():
     assert all(s[0] == "CE" for s in LOSS_SETS.values())
     with pytest.raises(ValueError, match="'GCE' is listed twice"):
         split_loss_names("GCE,EL,GCE")
+    # a parameterised name is kept as tables write it, so a run's settings and its records agree
+    assert split_loss_names(["GCE( q = 0.50 )", "SCE(beta=2,alpha=0.5)"]) == [
+        "GCE(q=0.5)",
+        "SCE(alpha=0.5,beta=2)",
+    ]
+    with pytest.raises(ValueError, match="'GCE\\(q=0.5\\)' is listed twice"):
+        split_loss_names("GCE(q=0.5),GCE(q=.5)")
 
 
 def test_runner_and_toml_take_parameterised_names_and_sets(tmp_path):

@@ -821,6 +821,8 @@ def split_loss_names(value: str | Sequence[str]) -> list[str]:
     out: list[str] = []
     from_sets: set[str] = set()
     for item in items:
+        if ":" not in item and item not in _REGISTRY and parse_loss_name(item) is not None:
+            item = get_loss(item).name  # one spelling of a parameterised name: the one tables show
         if item in LOSS_SETS:
             new = [n for n in LOSS_SETS[item] if n not in out]
             out += new
