@@ -437,3 +437,41 @@ def test_bench_losses_smoke():
     assert table[["loss", "kind"]].values.tolist() == [["GCE", "p_true"], ["Brier", "probs"]]
     for col in ("alone_s", "alone_ratio", "with_standard_s", "with_standard_ratio"):
         assert (table[col] > 0).all() and np.isfinite(table[col]).all()
+
+
+# --- the committed zoo runs and the README's numbers --------------------------------------------------------
+def _pp(x: float) -> str:
+    return f"{x:+.2f}" if abs(x) >= 0.005 else "0.00"
+
+
+def _pv(p: float) -> str:
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+
+
+def _summary_rows(selected, net: str, noise: str) -> list[str]:
+    from mixbench import analysis
+
+    summary = analysis.summary_table(selected, net, noise=noise, n_boot=2000, random_state=0)
+    matrix = analysis.accuracy_matrix(selected, net, noise=noise, seed="mean")
+    holm = analysis.wilcoxon_holm(matrix, baseline="CE").set_index("loss")["pvalue_holm"]
+    rows = []
+    for loss, r in summary.sort_values("delta_acc", ascending=False).iterrows():
+        ci = "" if loss == "CE" else f"[{_pp(r.delta_ci_low)}, {_pp(r.delta_ci_high)}]"
+        p = "" if loss == "CE" else _pv(holm[loss])
+        rows.append(f"| {loss} | {r.wins:g} | {_pp(r.delta_acc)} | {ci} | {r.mean_rank:.2f} | {p} |")
+    return rows
+
+
+def test_readme_zoo_tables_are_those_of_the_committed_runs(repo_root):
+    from mixbench.results import load
+
+    readme = (repo_root / "README.md").read_text()
+    section = readme.split("### The loss zoo on UCI-121", 1)[1].split("## Speed", 1)[0]
+    clean = load(repo_root / "results" / "uci121-zoo", epochs=False).selected
+    noisy = load(repo_root / "results" / "uci121-zoo-noise40", epochs=False).selected
+    assert set(clean["loss"]) == set(LOSS_SETS["zoo"]) and clean["dataset"].nunique() == 120
+    assert set(noisy["loss"]) == set(split_loss_names("CE,output-reset,published"))
+    for selected, noise in ((clean, "none"), (noisy, "symmetric-0.4")):
+        for net in NETS:
+            for row in _summary_rows(selected, net, noise):
+                assert row in section, f"{noise} / {net}: {row} is not in the README"
