@@ -257,8 +257,9 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
     what.add_argument(
         "--losses",
         metavar="NAMES",
-        help="comma-separated loss names, 'standard' for the eight standard ones, or module:attr of a user "
-        "loss (default: standard)",
+        help="comma-separated loss names, with parameters as GCE(q=0.5); named sets standard (the eight), "
+        "zoo (all), published, robust, output-reset; or module:attr of a user loss (default: standard; "
+        "`mixbench losses list` shows them)",
     )
     what.add_argument(
         "--nets", metavar="NETS", help=f"linear, hidden or both (default: {_listed(PROTOCOL.nets)})"
@@ -448,6 +449,13 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
         "--workers", type=int, default=None, help="worker processes for the projection (default: cores)"
     )
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
+    p.add_argument(
+        "--losses",
+        metavar="NAMES",
+        help="instead: the cost of each of these losses (names, sets such as zoo, module:attr) relative to "
+        "CE in the same bank, alone and beside the standard eight (default epochs 1)",
+    )
+    p.add_argument("--repeats", type=int, default=3, help="--losses: timings per bank, fastest kept")
     p.set_defaults(func=_bench)
 
 
@@ -489,6 +497,8 @@ def _bench(args: argparse.Namespace) -> int:
     except (DatasetError, ValueError) as exc:
         print(f"mixbench bench: error: {exc}", file=sys.stderr)
         return 2
+    if args.losses:
+        return _bench_losses(args, sets)
     table = engine.bench_engine(
         sets,
         epochs=args.epochs,
@@ -546,6 +556,40 @@ def _bench(args: argparse.Namespace) -> int:
         rss = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True)
         print(f"peak resident memory of one worker, {largest} / hidden, full bank: "
               f"{int(rss.stdout.split()[-1]) / 1024:.0f} MiB")  # fmt: skip
+    return 0
+
+
+def _bench_losses(args: argparse.Namespace, sets) -> int:
+    import math
+
+    from mixbench import engine
+    from mixbench.losses import split_loss_names
+
+    try:
+        names = [n for n in split_loss_names(args.losses) if n != "CE"]
+        epochs = 1 if "--epochs" not in sys.argv else args.epochs
+        table = engine.bench_losses(
+            sets, names, epochs=epochs, repeats=args.repeats,
+            progress=lambda m: print(f"  timing {m}", flush=True),
+        )  # fmt: skip
+    except (KeyError, TypeError, ValueError) as exc:
+        print(f"mixbench bench: error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2
+    print(f"\nseconds of {epochs} epoch(s) (training and evaluation, one thread), relative to CE's")
+    titles = {
+        "alone": "the loss alone (its lrs x seeds models) / CE alone",
+        "with_standard": "the standard eight + the loss / the standard eight + CE again",
+    }
+    for setting, title in titles.items():
+        wide = table.pivot(index=["dataset", "net"], columns="loss", values=f"{setting}_ratio")[
+            list(dict.fromkeys(table["loss"]))
+        ]
+        geo = wide.apply(lambda col: math.exp(col.map(math.log).mean()) if col.notna().all() else math.nan)
+        wide.loc[("geometric mean", ""), :] = geo
+        print(f"\n{title}:")
+        print(wide.to_string(float_format=lambda v: f"{v:.2f}"))
+    kinds = table.drop_duplicates("loss").set_index("loss")["kind"]
+    print("\nkinds: " + ", ".join(f"{n} {k}" for n, k in kinds.items()))
     return 0
 
 
@@ -654,6 +698,64 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- losses -----------------------------------------------------------------------------------------
+def add_losses_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "losses",
+        help="list the losses, or show their formula, source and gradient focus",
+        description="The losses mixbench knows: built-in, the zoo of published losses, named sets.",
+    )
+    p.set_defaults(func=lambda args: p.print_help() or 2)
+    actions = p.add_subparsers(dest="losses_command", metavar="ACTION")
+    p_list = actions.add_parser("list", help="every registered loss with its formula, and the named sets")
+    p_list.set_defaults(func=_losses_list)
+    p_show = actions.add_parser(
+        "show",
+        help="formula, source and gradient focus of losses, drawn to a PNG or PDF (trains nothing)",
+        description="Print each loss's formula and source and draw |d loss / d q_y| against p_y (the "
+        "reference study's Figure 1) with the gradient the engine trains with. NAMES are loss names, "
+        "parameterised names (GCE(q=0.5)), sets (zoo, robust) or module:attr, comma-separated or apart.",
+    )
+    p_show.add_argument("names", nargs="+", metavar="NAMES")
+    p_show.add_argument(
+        "--out", default="loss-focus.png", help="figure file, .png .pdf or .svg (default: %(default)s)"
+    )
+    p_show.add_argument("--classes", type=int, default=10, help="classes of the logits (default 10)")
+    p_show.add_argument("--epochs", type=int, default=50, help="run length for scheduled losses (default 50)")
+    p_show.add_argument("--normalise", action="store_true", help="scale each curve to a maximum of 1")
+    p_show.set_defaults(func=_losses_show)
+
+
+def _losses_list(args: argparse.Namespace) -> int:
+    from mixbench.losses import LOSS_SETS, available_losses, describe_loss
+
+    for name in available_losses():
+        print(describe_loss(name))
+    print("\nnamed sets (--losses):")
+    for set_name, members in LOSS_SETS.items():
+        print(f"  {set_name}: {', '.join(members)}")
+    return 0
+
+
+def _losses_show(args: argparse.Namespace) -> int:
+    from mixbench.losses import describe_loss, resolve_losses, split_loss_names
+    from mixbench.report.loss_focus import save_loss_focus
+
+    try:
+        names = split_loss_names(",".join(args.names))
+        chosen = resolve_losses(names)
+    except (KeyError, TypeError, ValueError) as exc:
+        print(f"mixbench losses: error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2
+    for loss in chosen:
+        print(describe_loss(loss))
+    path = save_loss_focus(
+        chosen, args.out, n_classes=args.classes, n_epochs=args.epochs, normalise=args.normalise
+    )
+    print(f"figure: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mixbench", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"mixbench {__version__}")
@@ -662,6 +764,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_parser(sub)
     add_bench_parser(sub)
     add_report_parser(sub)
+    add_losses_parser(sub)
     return parser
 
 

@@ -28,6 +28,11 @@ after the other: wide datasets (hundreds of features, so tens of thousands of pa
 model) would otherwise stream parameters and momentum from memory at every step; a sub-bank stays in the
 processor's cache. Models never interact, so the split changes no result.
 
+Losses other than the closed-form families: a loss of p_y alone adds its weight g(p_y) to the family's g
+on its models (:class:`~mixbench.losses.FamilyGrad`), so it costs what a built-in loss costs; a closed form
+in p and a user function of the logits (autograd) compute the gradient of their own models only and write
+it into those models' slice of the logit gradient.
+
 Divergence: after each epoch the training loss of every model is evaluated on the whole training set. A
 model whose loss or parameters are not finite is frozen (its learning rate and parameters set to zero),
 that epoch and all later ones are recorded with ``diverged = True`` and NaN accuracies, and selection never
@@ -106,6 +111,8 @@ class _Bank:
             shapes = {"W1": (S * G, I + 1, H), "W2": (S * G, C, H), "b2": (S * G, C, 1)}
             self.model_shape, self.eval_model_shape = (S, G, 1, 1), (1, G, 1, 1)
         self.shapes = shapes
+        # The model axis (g) of the logits, in training and in evaluation alike
+        self.model_dim = 3 if net == "linear" else 1
         total = sum(math.prod(v) for v in shapes.values())
         self.flat = torch.zeros(total, device=device)
         self.buf = torch.zeros(total, device=device)  # momentum buffers (times the learning rate)
@@ -177,7 +184,9 @@ class _Bank:
 
         ``xb`` (S, B, I+1) inputs; ``targets`` the batch's slices of ``grad_fn.targets`` in
         :meth:`batch_layout`; ``yb`` (S, B) the labels (or None when no loss needs autograd);
-        ``grad_fn`` a :class:`~mixbench.losses.FamilyGrad` whose scale holds each model's ``lr / B``.
+        ``grad_fn`` a :class:`~mixbench.losses.FamilyGrad` whose scale holds each model's ``lr / B`` (it
+        also does the losses of p_y alone); ``custom`` the other losses with their own gradient: closed
+        forms in p and autograd, as ``(loss, model slice, scale)``.
         """
         S, G, C = self.S, self.G, self.C
         B = xb.shape[1]
@@ -188,14 +197,14 @@ class _Bank:
         if self.net == "linear":
             q = torch.bmm(xb, views["W"]).view(S, B, C, G)
             dq = grad_fn(q, *targets)
-            self._custom_grad(dq, q, yb, custom)
+            self._custom_grad(dq, q, targets[0], yb, custom)
             bufs["W"].baddbmm_(xb.transpose(1, 2), dq.view(S, B, C * G), beta=mom)
         else:
             xg = xb.unsqueeze(1).expand(S, G, B, xb.shape[2]).reshape(S * G, B, xb.shape[2])
             h = torch.bmm(xg, views["W1"]).relu_()
             q = torch.baddbmm(views["b2"], views["W2"], h.transpose(1, 2)).view(S, G, C, B)
             dq = grad_fn(q, *targets)
-            self._custom_grad(dq, q, yb, custom)
+            self._custom_grad(dq, q, targets[0], yb, custom)
             dq = dq.view(S * G, C, B)
             bufs["W2"].baddbmm_(dq, h, beta=mom)
             bufs["b2"].baddbmm_(dq, self.ones[:, :B], beta=mom)
@@ -207,13 +216,23 @@ class _Bank:
         """A view of training logits (or their gradient) as (S, G, B, C)."""
         return t.permute(0, 3, 1, 2) if self.net == "linear" else t.permute(0, 1, 3, 2)
 
-    def _custom_grad(self, dq, q, yb, custom):
-        """Write the autograd logit gradients of user losses into their models' slice of ``dq``."""
-        for loss, groups, scale in custom:  # user losses: autograd on their own models only
-            qs = self.models_rows_classes(q)[:, groups].detach().requires_grad_(True)  # (S, R, B, C)
-            targets = yb.unsqueeze(1).expand(*qs.shape[:-1])
-            (g,) = torch.autograd.grad(loss.function(qs.reshape(-1, self.C), targets.reshape(-1)).sum(), qs)
-            self.models_rows_classes(dq)[:, groups] = g * scale  # scale (S, R, 1, 1): lr / B per model
+    def _custom_grad(self, dq, q, onehot, yb, custom):
+        """Write the logit gradients of the losses with their own (closed form in p, or autograd) into
+        their models' slice of ``dq``; ``onehot`` in :meth:`batch_layout`."""
+        d = self.model_dim
+        for loss, groups, scale in custom:
+            start, length = groups.start, groups.stop - groups.start
+            if loss.kind == "probs":  # closed form, in the bank's own layout (class axis 2)
+                grad = loss.probs.grad(q.narrow(d, start, length), onehot, 2)
+                dq.narrow(d, start, length).copy_(grad.mul_(scale[1]))
+                continue
+            # autograd on the loss's own models only: their logits as one contiguous (S * R * B, C) tensor,
+            # each row's output gradient its model's lr / B, (S * R * B,) in scale[0] (so no sum and no
+            # product afterwards). Plain autograd: a user function may keep state or branch on values.
+            qs = self.models_rows_classes(q)[:, groups]  # (S, R, B, C)
+            targets = yb.unsqueeze(1).expand(*qs.shape[:-1]).reshape(-1)
+            g = loss.weighted_grad(qs.reshape(-1, self.C), targets, scale[0])
+            self.models_rows_classes(dq)[:, groups] = g.view(qs.shape)
 
     # -- evaluation ---------------------------------------------------------------------------------
     def eval_weights(self) -> Tensor:
@@ -241,13 +260,13 @@ class _Bank:
         return onehot.view(-1, 1, self.C, 1) if self.net == "linear" else onehot.T.reshape(1, 1, self.C, -1)
 
 
-def _coefficients(losses: Sequence[Loss], epoch: int, n_epochs: int, R: int) -> dict:
+def _coefficients(losses: Sequence[Loss], epoch: int, n_epochs: int, R: int, C: int) -> dict:
     """Per-model family coefficients for ``epoch``: a float where every model that uses a term agrees
     (a term no model uses stays the float 0, so :class:`mixbench.losses.FamilyGrad` skips it), else an
     array of G = len(losses) * R values, one per (loss, lr) model, each loss's value repeated over rates.
     """
     per_loss = [
-        ls.coefficients_at(epoch, n_epochs) if ls.closed_form else dict.fromkeys(_WEIGHTS, 0.0)
+        ls.coefficients_at(epoch, n_epochs, C) if ls.kind == "family" else dict.fromkeys(_WEIGHTS, 0.0)
         for ls in losses
     ]
     coef: dict = {}
@@ -424,7 +443,13 @@ def _train_sub_bank(
     generators = [torch.Generator().manual_seed(s) for s in seeds]
     bank = _Bank(net, n_features, C, [init_params(net, n_features, C, g) for g in generators], G, dev)
     lr_of_model = torch.tensor([lrs[m % R] for m in range(M)], dtype=torch.float32, device=dev)
-    custom_losses = [(ls, slice(i * R, (i + 1) * R)) for i, ls in enumerate(losses) if not ls.closed_form]
+    # Losses of p_y alone go into the family's gradient (FamilyGrad); closed forms in p and autograd
+    # losses write their own models' gradients (_Bank._custom_grad).
+    p_true = [(i, ls.p_true) for i, ls in enumerate(losses) if ls.kind == "p_true"]
+    custom_losses = [
+        (ls, slice(i * R, (i + 1) * R)) for i, ls in enumerate(losses) if ls.kind in ("probs", "autograd")
+    ]
+    needs_labels = any(ls.kind == "autograd" for ls in losses)
 
     out = {k: np.full((epochs, M), np.nan) for k in ("train_loss", "val", "test")}
     diverged_epoch = np.full(M, -1)
@@ -433,15 +458,34 @@ def _train_sub_bank(
     best_flat = bank.flat.clone() if keep_best else None
     sizes = {batch_size, n_train % batch_size or batch_size}
 
+    # log p_y of one loss's models for a batch of each size, in the training layout (for p_true losses)
+    p_true_example = {
+        size: torch.full((S, size, 1, R) if net == "linear" else (S, R, 1, size), -0.5, device=dev)
+        for size in sizes
+    }
     for epoch in range(epochs):
-        coef = _in_layout(_coefficients(losses, epoch, epochs, R), bank.eval_model_shape, dev)
+        coef = _in_layout(_coefficients(losses, epoch, epochs, R, C), bank.eval_model_shape, dev)
         # Each model's step size lr / B (0 once diverged) folded into its gradient weights.
         step_size = torch.where(alive, lr_of_model, 0.0).view(S, G)
         grad_fns, custom = {}, {}
         for size in sizes:
             scale = step_size / size
-            grad_fns[size] = FamilyGrad(coef, scale.view(bank.model_shape), dim=2)
-            custom[size] = [(ls, sl, scale[:, sl].reshape(S, -1, 1, 1)) for ls, sl in custom_losses]
+            in_layout = scale.view(bank.model_shape)
+            p_true_fns = [(i * R, R, form.weights_for(p_true_example[size])) for i, form in p_true]
+            grad_fns[size] = FamilyGrad(coef, in_layout, dim=2, p_true=p_true_fns, model_dim=bank.model_dim)
+            # each custom loss's lr / B per model: per row (S * R * B,) for autograd, in the logits' layout
+            # for closed forms
+            custom[size] = [
+                (
+                    ls,
+                    sl,
+                    (
+                        scale[:, sl].reshape(S, -1, 1).expand(S, R, size).reshape(-1),
+                        in_layout.narrow(bank.model_dim, sl.start, R),
+                    ),
+                )
+                for ls, sl in custom_losses
+            ]
         grad_fn = grad_fns[batch_size]
         perm = torch.stack([torch.randperm(n_train, generator=g) for g in generators]).to(dev)
         # This epoch's batches, cut once (split makes all views in one call).
@@ -451,7 +495,7 @@ def _train_sub_bank(
             itertools.repeat(None) if t is None else bank.batch_layout(t).split(batch_size, dim)
             for t in grad_fn.targets(O_train[perm])
         ]
-        y_batches = y_train[perm].split(batch_size, 1) if custom_losses else itertools.repeat(None)
+        y_batches = y_train[perm].split(batch_size, 1) if needs_labels else itertools.repeat(None)
         for xb, yb, *targets in zip(x_batches, y_batches, *target_batches, strict=False):
             B = xb.shape[1]
             bank.step(xb, targets, yb, grad_fns[B], custom[B], momentum)
@@ -557,8 +601,19 @@ def _evaluate(bank: _Bank, splits: dict, coef: dict, losses, R) -> dict[str, Ten
 
 def _per_sample_losses(bank: _Bank, q, onehot, y, coef, losses, R) -> Tensor:
     """Loss of every model on every row: (n, S, G) for linear, (S, G, n) for hidden."""
-    val = family_loss(q, bank.eval_onehot(onehot), coef, dim=2)
-    custom = [(i, ls) for i, ls in enumerate(losses) if not ls.closed_form]
+    eval_onehot = bank.eval_onehot(onehot)
+    val = family_loss(q, eval_onehot, coef, dim=2)
+    d = bank.model_dim  # the model axis of q and of val (the class axis 2 comes after it in val's layout)
+    val_d = d if d < 2 else d - 1
+    logp_y = None
+    for i, ls in enumerate(losses):
+        if ls.kind == "p_true":
+            if logp_y is None:
+                logp_y = (torch.log_softmax(q, 2) * eval_onehot).sum(2)
+            val.narrow(val_d, i * R, R).copy_(ls.p_true.value(logp_y.narrow(val_d, i * R, R)))
+        elif ls.kind == "probs":
+            val.narrow(val_d, i * R, R).copy_(ls.probs.value(q.narrow(d, i * R, R), eval_onehot, 2))
+    custom = [(i, ls) for i, ls in enumerate(losses) if ls.kind == "autograd"]
     if custom:
         # (S, G, n) views of values and (S, G, n, C) of logits, whatever the layout
         val_sg = val.permute(1, 2, 0) if bank.net == "linear" else val
@@ -567,7 +622,7 @@ def _per_sample_losses(bank: _Bank, q, onehot, y, coef, losses, R) -> Tensor:
             qs = q_sg[:, i * R : (i + 1) * R]
             t = y.view(1, 1, -1).expand(qs.shape[:-1])
             with torch.no_grad():
-                val_sg[:, i * R : (i + 1) * R] = ls.function(qs.reshape(-1, bank.C), t.reshape(-1)).view(
+                val_sg[:, i * R : (i + 1) * R] = ls.per_sample(qs.reshape(-1, bank.C), t.reshape(-1)).view(
                     t.shape
                 )
     return val
@@ -783,6 +838,80 @@ def _bench_rows(datasets, nets, epochs, naive_steps, losses, lrs, seeds, progres
                 }
             )
     return rows
+
+
+def bench_losses(
+    datasets: Sequence,
+    losses: Sequence[str | Loss],
+    *,
+    nets: Sequence[str] = NETS,
+    epochs: int = 1,
+    repeats: int = 3,
+    baseline: str = "CE",
+    lrs: Sequence[float] = DEFAULT_LRS,
+    seeds: Sequence[int] = DEFAULT_SEEDS,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """The cost of each loss relative to the built-in ``baseline`` (CE), measured side by side, one thread.
+
+    Two banks per loss and (dataset, network), each timed ``repeats`` times interleaved with the baseline's
+    (the fastest time counts, so a busy machine biases no loss): the loss alone (its lrs x seeds models),
+    against the baseline alone; and the standard eight losses plus this loss, against the standard eight
+    plus a second copy of the baseline (same bank size, so the ratio is what this loss costs beyond a
+    built-in one in a real run). ``epochs`` of training with their evaluation; one untimed epoch first
+    (a p_y loss records its derivative graph once per process and shape).
+
+    Returns one row per (dataset, net, loss): ``kind``, ``alone_s``, ``alone_ratio``, ``with_standard_s``,
+    ``with_standard_ratio`` (seconds, and their ratio to the baseline's).
+    """
+    import time
+    import warnings
+
+    base = resolve_losses([baseline])[0]
+    twin = Loss(f"{base.name} (again)", base.coefficients, base.schedule, base.function, p_true=base.p_true,
+                probs=base.probs)  # fmt: skip
+    losses = resolve_losses(losses)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    rows = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for ds in datasets:
+                args = (ds.X, ds.y, ds.train, ds.validation, ds.test, ds.n_classes)
+                for net in nets:
+                    if progress is not None:
+                        progress(f"{ds.name} / {net}")
+                    standard = [n for n in STANDARD_LOSSES if n != base.name] + [base.name]
+
+                    def timed(names, n_epochs=epochs, net=net, args=args):
+                        t0 = time.perf_counter()
+                        train_bank(*args, net=net, losses=names, lrs=lrs, seeds=seeds, epochs=n_epochs)
+                        return time.perf_counter() - t0
+
+                    banks = {"alone": {None: [base]}, "with_standard": {None: [*standard, twin]}}
+                    for ls in losses:
+                        banks["alone"][ls.name] = [ls]
+                        banks["with_standard"][ls.name] = [*standard, ls] if ls.name not in standard else None
+                    for setting in banks.values():
+                        for names in filter(None, setting.values()):
+                            timed(names, 1)  # warm-up, untimed
+                    best = {k: {n: math.inf for n in v} for k, v in banks.items()}
+                    for _ in range(repeats):
+                        for setting, bank_of in banks.items():
+                            for name, names in bank_of.items():
+                                if names is not None:
+                                    best[setting][name] = min(best[setting][name], timed(names))
+                    for ls in losses:
+                        row = {"dataset": ds.name, "net": net, "loss": ls.name, "kind": ls.kind}
+                        for setting in banks:
+                            seconds = best[setting][ls.name]
+                            row[f"{setting}_s"] = seconds
+                            row[f"{setting}_ratio"] = seconds / best[setting][None]
+                        rows.append(row)
+    finally:
+        torch.set_num_threads(threads)
+    return pd.DataFrame(rows)
 
 
 def params_per_model(net: str, n_features: int, n_classes: int) -> int:

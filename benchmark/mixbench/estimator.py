@@ -47,11 +47,13 @@ class MixLossClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    loss : str or Loss, default="CE+EL F=0-0.5"
+    loss : str, Loss or callable, default="CE+EL F=0-0.5"
         A loss of :data:`mixbench.losses.STANDARD_LOSSES` (``"CE"``, ``"CE+EL F=0"``, ``"CE+EL F=0,0.5"``,
-        ``"CE+EL F=0-0.5"``, ``"EL"``, ``"Focal"``, ``"Sigmoid-MSE"``, ``"Sigmoid-MSE+OR"``), a name given
-        to :func:`mixbench.losses.register_loss`, ``"package.module:attribute"``, or a
-        :class:`~mixbench.losses.Loss`. Scheduled losses (the ``CE+EL`` mixtures) spread their phases over
+        ``"CE+EL F=0-0.5"``, ``"EL"``, ``"Focal"``, ``"Sigmoid-MSE"``, ``"Sigmoid-MSE+OR"``), of the zoo
+        (``"GCE"``, ``"SCE"``, ...; with parameters ``"GCE(q=0.5)"``), a name given to
+        :func:`mixbench.losses.register_loss`, ``"package.module:attribute"``, a
+        :class:`~mixbench.losses.Loss`, or a function ``(logits (B, C), targets (B,)) -> (B,)`` (autograd).
+        Scheduled losses (the ``CE+EL`` mixtures) spread their phases over
         ``epochs``; with fewer epochs than phases some focus values get no epoch and the engine warns.
     net : {"hidden", "linear"}, default="hidden"
         ``"hidden"``: one ReLU hidden layer with as many units as input features; ``"linear"``: no hidden
@@ -246,7 +248,7 @@ class MixLossClassifier(ClassifierMixin, BaseEstimator):
         """Validate the hyper-parameters (scikit-learn validates in fit, never in __init__)."""
         try:
             loss = get_loss(self.loss)
-        except KeyError as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"loss={self.loss!r}: {exc.args[0]}") from None
         if self.net not in NETS:
             raise ValueError(f"net={self.net!r}: choose one of {NETS}")
@@ -367,7 +369,7 @@ def _is_real(value) -> bool:
 
 def _is_sigmoid_family(loss: Loss) -> bool:
     """Whether ``loss`` is a sigmoid-MSE loss (per-class sigmoid outputs) rather than a softmax one."""
-    if not loss.closed_form:
-        return False  # user losses get softmax probabilities
+    if loss.kind != "family":
+        return False  # the zoo's and user losses get softmax probabilities
     coef = loss.coefficients_at()
     return coef["sigmoid"] != 0 and coef["ce"] == coef["el"] == coef["focal_alpha"] == 0

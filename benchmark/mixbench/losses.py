@@ -18,16 +18,26 @@ sigmoid family
     ``2 (s - t') s (1 - s)``, with ``t'`` held constant as the reset is done before the update.
 
 A loss whose coefficients change over epochs (the mixtures) carries a :class:`FocusSchedule`.
-User losses can be added by name with :func:`register_loss`; they are trained with autograd.
+
+Beside the families, a loss may be a function of ``p_y`` alone (:class:`PTrueForm`: its logit gradient
+``g(p_y) (p - onehot)`` has the family's shape, so it trains in the bank at the family's cost), a closed
+form in the whole softmax ``p`` (:class:`ProbForm`), or any function of the logits, trained with autograd.
+The zoo of published losses (GCE, SCE, NCE+RCE, ...) is registered here with its papers' constants; losses
+with parameters are named with them (``GCE(q=0.5)``). Users add losses with :func:`register_loss`.
 """
 
 from __future__ import annotations
 
 import importlib
+import math
+import re
 import warnings
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -217,10 +227,31 @@ class FamilyGrad:
     ``scale`` multiplies the gradient weights (``ce``, ``el``, ``focal_alpha``, ``sigmoid``); it may be a
     tensor of per-model factors (the engine folds each model's learning rate and ``1 / batch_size`` in).
     ``dim`` is the class axis of the logits.
+
+    ``p_true`` adds losses of ``p_y`` alone: ``(first model, number of models, weight function)`` along
+    the model axis ``model_dim``, the weight function mapping ``log p_y`` to ``g = -l'(p_y) p_y``
+    (:meth:`PTrueForm.weights_for`). Their models have family coefficients 0; their ``g`` (times the scale)
+    joins the family's and shares its ``(p - onehot)`` product.
     """
 
-    def __init__(self, coef: dict, scale: float | Tensor = 1.0, dim: int = -1):
+    def __init__(
+        self,
+        coef: dict,
+        scale: float | Tensor = 1.0,
+        dim: int = -1,
+        p_true: Sequence[tuple[int, int, Callable[[Tensor], Tensor]]] = (),
+        model_dim: int = -1,
+    ):
         self.dim = dim
+        self.p_true = []  # (None for all models, or (start, length)), weight function, scale
+        n_models = scale.shape[model_dim] if isinstance(scale, Tensor) and scale.dim() else None
+        for start, length, weight in p_true:
+            whole = start == 0 and length == n_models
+            part = scale
+            if isinstance(scale, Tensor) and scale.dim() and scale.shape[model_dim] > 1 and not whole:
+                part = scale.narrow(model_dim, start, length)
+            self.p_true.append((None if whole else (start, length), weight, part))
+        self.model_dim = model_dim
         self.softmax = _present(coef, "ce", "el", "focal_alpha")
         self.focal = _present(coef, "focal_alpha")
         self.sigmoid = _present(coef, "sigmoid")
@@ -258,21 +289,9 @@ class FamilyGrad:
         """Gradient for logits ``q``; ``target, low, high`` as from :meth:`targets` (computed if None)."""
         d = self.dim
         grad = None
-        if self.softmax:
+        if self.softmax or self.p_true:
             logp, logp_y = _log_softmax_y(q, onehot, d)
-            p_y = logp_y.exp()
-            g = torch.addcmul(self.ce, self.el, p_y)
-            if self.focal:
-                # d/dq of -alpha u^gamma log p_y (u = 1 - p_y) is alpha u^(gamma-1) (u - gamma p_y log p_y)
-                # times (p - onehot). The clamp keeps u^(gamma-1) finite at u = 0 when gamma < 1.
-                u = torch.sub(self.one, p_y)
-                p_log_p = p_y * logp_y
-                if self.gamma_is_number:
-                    inner = torch.sub(u, p_log_p, alpha=self.gamma)
-                else:
-                    inner = torch.addcmul(u, p_log_p, self.gamma, value=-1.0)
-                factor = u if self.gamma_is_two else u.clamp_min(1e-30).pow(self.gamma - 1.0)
-                g = torch.addcmul(g, inner.mul_(factor), self.alpha)
+            g = self._p_true_weights(logp_y, self._family_weights(logp_y) if self.softmax else None)
             grad = logp.exp_().sub_(onehot).mul_(g)
         if self.sigmoid:
             if target is None:
@@ -286,20 +305,212 @@ class FamilyGrad:
             grad = slope_err.mul_(self.w_sig) if grad is None else grad.addcmul_(slope_err, self.w_sig)
         return torch.zeros_like(q) if grad is None else grad
 
+    def _family_weights(self, logp_y: Tensor) -> Tensor:
+        """The softmax family's scalar g(p_y) (times the scale) for every model."""
+        p_y = logp_y.exp()
+        g = torch.addcmul(self.ce, self.el, p_y)
+        if self.focal:
+            # d/dq of -alpha u^gamma log p_y (u = 1 - p_y) is alpha u^(gamma-1) (u - gamma p_y log p_y)
+            # times (p - onehot). The clamp keeps u^(gamma-1) finite at u = 0 when gamma < 1.
+            u = torch.sub(self.one, p_y)
+            p_log_p = p_y * logp_y
+            if self.gamma_is_number:
+                inner = torch.sub(u, p_log_p, alpha=self.gamma)
+            else:
+                inner = torch.addcmul(u, p_log_p, self.gamma, value=-1.0)
+            factor = u if self.gamma_is_two else u.clamp_min(1e-30).pow(self.gamma - 1.0)
+            g = torch.addcmul(g, inner.mul_(factor), self.alpha)
+        return g
+
+    def _p_true_weights(self, logp_y: Tensor, g: Tensor | None) -> Tensor:
+        """Add each p_y loss's weight g(p_y) (times the scale) to its models' entries of ``g``."""
+        for where, weight, scale in self.p_true:
+            if where is None:  # the loss has every model of the bank
+                part = weight(logp_y).mul(scale)
+                g = part if g is None else g + part
+                continue
+            if g is None:
+                g = torch.zeros_like(logp_y)
+            start, length = where
+            part = weight(logp_y.narrow(self.model_dim, start, length))
+            g.narrow(self.model_dim, start, length).addcmul_(part, scale)  # its models' g is 0 before
+        return g
+
 
 def _present(coef: dict, *keys: str) -> bool:
     """Whether any of the terms is switched on (a tensor coefficient always counts as on)."""
     return any(not (isinstance(coef.get(k, 0.0), float | int) and coef.get(k, 0.0) == 0) for k in keys)
 
 
+# --- losses of p_y alone, and losses in closed form of p ---------------------------------------------------
+@dataclass(frozen=True)
+class PTrueForm:
+    """A loss that depends on the logits only through ``p_y``, written as functions of ``log p_y``.
+
+    Its logit gradient is ``g (p - onehot)`` with the scalar ``g = -l'(p_y) p_y = -d l / d log p_y``, the
+    same shape as the softmax family's, so the engine trains it in the bank with the family's operations.
+
+    ``value(log p_y)`` is the per-sample loss (elementwise); ``weight(log p_y)`` is ``g`` (elementwise), or
+    None to take it by autograd on the tensor of ``log p_y`` alone (models x rows values, no class axis).
+    Working in ``log p_y`` keeps CE-like terms finite where ``p_y`` underflows to 0.
+    """
+
+    value: Callable[[Tensor], Tensor]
+    weight: Callable[[Tensor], Tensor] | None = None
+
+    def weights(self, logp_y: Tensor) -> Tensor:
+        """``g(p_y)`` for a tensor of ``log p_y`` (closed form, or autograd on that tensor alone)."""
+        if self.weight is not None:
+            return self.weight(logp_y)
+        return self._autograd_weights(logp_y)
+
+    def _autograd_weights(self, logp_y: Tensor) -> Tensor:
+        # enable_grad: the engine calls this inside torch.no_grad(), where nothing would be recorded.
+        with torch.enable_grad():
+            lp = logp_y.detach().requires_grad_(True)
+            # g = -d l / d log p_y: autograd with -1 as the output gradient gives it in one pass
+            (g,) = torch.autograd.grad(self.value(lp), lp, grad_outputs=torch.full_like(lp, -1.0))
+        return g
+
+    def weights_for(self, example: Tensor) -> Callable[[Tensor], Tensor]:
+        """A function computing :meth:`weights` for tensors of ``example``'s shape, dtype and device.
+
+        Without a closed form, autograd's derivative graph is recorded once for that shape
+        (``torch.fx`` ``make_fx``) and replayed as plain tensor operations at every step: the same
+        operations autograd runs, without its per-call bookkeeping (about two thirds of its cost on the
+        engine's small tensors). The replay is checked against autograd on two tensors; if tracing fails
+        or differs, autograd itself is used.
+        """
+        if self.weight is not None:
+            return self.weight
+        key = (tuple(example.shape), example.dtype, example.device)
+        cache = _REPLAYS.setdefault(self, {})
+        if key not in cache:
+            cache[key] = self._replay(example)
+        return cache[key]
+
+    def _replay(self, example: Tensor) -> Callable[[Tensor], Tensor]:
+        gen = torch.Generator(device=example.device).manual_seed(0)
+        probes = [(-torch.rand(example.shape, generator=gen, device=example.device).to(example.dtype) * 5,)]
+        return record_replay(self._autograd_weights, (example,), probes)
+
+
+_LIKE = {getattr(torch.ops.aten, f"{k}_like").default for k in ("full", "ones", "zeros", "empty")}
+
+
+def record_replay(fn: Callable[..., Tensor], example: tuple, probes: Sequence[tuple]) -> Callable:
+    """``fn`` (tensors -> tensor, autograd inside) recorded once for the shapes of ``example`` and replayed.
+
+    ``torch.fx``'s ``make_fx`` records the operations ``fn`` runs, autograd's backward included, as a graph
+    of plain tensor operations; no-op ``detach`` calls are dropped and what depends only on the shapes (the
+    output gradients autograd fills in) is computed once. A replay runs the same operations as ``fn``
+    without autograd's per-call bookkeeping: on the engine's small tensors that bookkeeping is most of the
+    cost. The replay must equal ``fn`` bit for bit on ``example`` and every tuple of ``probes`` (which
+    catches Python that branches on values, baked in by the recording); if recording fails or differs,
+    ``fn`` itself is returned.
+    """
+    try:
+        from torch.fx.experimental.proxy_tensor import make_fx
+
+        # a fixed number of named arguments: make_fx counts them
+        plain = {1: lambda a: fn(a), 2: lambda a, b: fn(a, b), 3: lambda a, b, c: fn(a, b, c)}[len(example)]
+        traced = make_fx(plain)(*example)
+        graph = traced.graph
+        for node in list(graph.nodes):  # detach is a no-op outside autograd
+            if node.op == "call_function" and node.target == torch.ops.aten.detach.default:
+                node.replace_all_uses_with(node.args[0])
+                graph.erase_node(node)
+        graph.eliminate_dead_code()
+        traced.recompile()
+        _fold_shape_constants(traced, example)
+        replay = traced.forward
+        for args in (example, *probes):
+            if not torch.equal(replay(*args), fn(*args)):
+                raise ValueError("the replay differs")
+    except Exception:  # any failure: fn at every step, slower but always right
+        return fn
+    return replay
+
+
+def _fold_shape_constants(traced, example: tuple) -> None:
+    """Replace the nodes that depend on the shapes of the inputs only (``full_like`` and what is computed
+    from such nodes alone) by tensors stored in the module, computed once for ``example``."""
+    graph = traced.graph
+    constant: set = set()
+    for node in graph.nodes:
+        inputs = node.all_input_nodes
+        if node.op == "call_function" and (
+            node.target in _LIKE or (inputs and all(n in constant for n in inputs))
+        ):
+            constant.add(node)
+    if not constant:
+        return
+    interpreter = torch.fx.Interpreter(traced, garbage_collect_values=False)
+    interpreter.run(*example)
+    used = [n for n in graph.nodes if n in constant and any(u not in constant for u in n.users)]
+    for i, node in enumerate(used):
+        name = f"_shape_constant_{i}"
+        traced.register_buffer(name, interpreter.env[node])
+        with graph.inserting_before(node):
+            node.replace_all_uses_with(graph.get_attr(name))
+    graph.eliminate_dead_code()
+    traced.recompile()
+
+
+#: Recorded derivative graphs (:func:`record_replay`) per PTrueForm and (shape, dtype, device): recording
+#: costs tens of milliseconds, more than one epoch of a small dataset saves, so it is done once per process.
+_REPLAYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _of_p(of_p_true: Callable, name: str, logp_y: Tensor) -> Tensor:
+    out = of_p_true(logp_y.exp())
+    grad = logp_y.requires_grad and torch.is_grad_enabled()
+    _check_user_output(name, "of_p_true(p_y)", out, logp_y.shape, grad, elementwise=True)
+    return out
+
+
+def _weight_of_p(derivative: Callable, name: str, logp_y: Tensor) -> Tensor:
+    p = logp_y.exp()
+    d = derivative(p)
+    _check_user_output(name, "derivative(p_y)", d, p.shape, False, elementwise=True)
+    return d.mul(p).neg_()
+
+
+def p_true_form(
+    of_p_true: Callable[[Tensor], Tensor], derivative: Callable | None = None, name: str = "user loss"
+) -> PTrueForm:
+    """A :class:`PTrueForm` from a user's ``l(p_y)`` and, optionally, its derivative ``l'(p_y)`` (both
+    elementwise functions of a tensor of ``p_y``); ``name`` goes into error messages."""
+    weight = None if derivative is None else partial(_weight_of_p, derivative, name)
+    return PTrueForm(partial(_of_p, of_p_true, name), weight)
+
+
+@dataclass(frozen=True)
+class ProbForm:
+    """A loss in closed form of the whole softmax ``p``: ``value(q, onehot, dim)`` per sample and
+    ``grad(q, onehot, dim)``, its gradient w.r.t. the logits, for logits of any shape with the class axis
+    ``dim`` (the engine's layouts) and one-hot targets broadcastable to them."""
+
+    value: Callable[[Tensor, Tensor, int], Tensor]
+    grad: Callable[[Tensor, Tensor, int], Tensor]
+
+
 # --- losses and their registry ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Loss:
-    """A named classification loss.
+    """A named classification loss, of one of four kinds (:attr:`kind`):
 
-    Built-in losses set ``coefficients`` (closed-form families, fast in the engine); user losses set
-    ``function(logits (B, C), targets (B,)) -> per-sample losses (B,)`` and are trained with autograd.
-    A ``schedule`` makes the CE/EL mixture weights change with the epoch.
+    ``family``
+        ``coefficients`` of the closed-form families (and a ``schedule`` for the CE/EL mixtures).
+    ``p_true``
+        a function of ``p_y`` alone (:class:`PTrueForm`): trained in the bank like the family.
+    ``probs``
+        a closed form in the whole softmax ``p`` (:class:`ProbForm`): its own gradient on its models.
+    ``autograd``
+        ``function(logits (B, C), targets (B,)) -> per-sample losses (B,)``, differentiated by autograd on
+        its own models' logits.
+
+    ``description`` gives the formula, ``source`` the paper it comes from.
     """
 
     name: str
@@ -307,37 +518,83 @@ class Loss:
     schedule: FocusSchedule | None = None
     function: Callable[[Tensor, Tensor], Tensor] | None = None
     description: str = ""
+    p_true: PTrueForm | None = None
+    probs: ProbForm | None = None
+    source: str = ""
+
+    @property
+    def kind(self) -> str:
+        if self.function is not None:
+            return "autograd"
+        if self.p_true is not None:
+            return "p_true"
+        if self.probs is not None:
+            return "probs"
+        return "family"
 
     @property
     def closed_form(self) -> bool:
-        return self.function is None
+        """Whether the gradient comes from a closed form (no autograd at all)."""
+        kind = self.kind
+        return kind in ("family", "probs") or (kind == "p_true" and self.p_true.weight is not None)
 
-    def coefficients_at(self, epoch: int = 0, n_epochs: int = 1) -> dict:
-        """All :data:`COEFFICIENTS` for ``epoch`` of ``n_epochs`` (schedules resolved)."""
+    def coefficients_at(self, epoch: int = 0, n_epochs: int = 1, n_classes: int | None = None) -> dict:
+        """All :data:`COEFFICIENTS` for ``epoch`` of ``n_epochs`` (schedules resolved).
+
+        A loss averaged over the classes (coefficient ``class_mean``) has its sigmoid weight divided by
+        ``n_classes`` (left as it is when ``n_classes`` is None).
+        """
         coef = {k: 0.0 for k in COEFFICIENTS}
         coef["focal_gamma"] = 2.0
         coef.update({k: float(v) for k, v in self.coefficients.items()})
+        if coef.pop("class_mean", 0.0) and n_classes is not None:
+            coef["sigmoid"] /= n_classes
         if self.schedule is not None:
             coef["ce"], coef["el"] = mixture_weights(self.schedule.focus(epoch, n_epochs))
         return coef
 
     def per_sample(self, logits: Tensor, targets: Tensor, epoch: int = 0, n_epochs: int = 1) -> Tensor:
         """Per-sample loss, shape (B,), for logits (B, C) and integer targets (B,)."""
-        if self.function is not None:
-            return self.function(logits, targets)
+        kind = self.kind
+        if kind == "autograd":
+            out = self.function(logits, targets)
+            grad = logits.requires_grad and torch.is_grad_enabled()
+            _check_user_output(self.name, _USER_FUNCTION, out, (logits.shape[0],), grad)
+            return out
+        if kind == "p_true":
+            logp_y = torch.log_softmax(logits, -1).gather(-1, targets[:, None])[:, 0]
+            return self.p_true.value(logp_y)
         onehot = torch.nn.functional.one_hot(targets, logits.shape[-1]).to(logits.dtype)
-        return family_loss(logits, onehot, self.coefficients_at(epoch, n_epochs))
+        if kind == "probs":
+            return self.probs.value(logits, onehot, -1)
+        return family_loss(logits, onehot, self.coefficients_at(epoch, n_epochs, logits.shape[-1]))
 
     def grad(self, logits: Tensor, targets: Tensor, epoch: int = 0, n_epochs: int = 1) -> Tensor:
-        """Gradient of the batch-mean loss w.r.t. the logits, shape (B, C) (closed form, or autograd)."""
-        if self.function is None:
-            onehot = torch.nn.functional.one_hot(targets, logits.shape[-1]).to(logits.dtype)
-            coef = self.coefficients_at(epoch, n_epochs)
-            return family_grad(logits, onehot, coef, scale=1.0 / logits.shape[0])
-        # enable_grad: the engine may call this inside torch.no_grad(), where nothing would be recorded.
+        """Gradient of the batch-mean loss w.r.t. the logits, shape (B, C): the closed form or autograd
+        the engine uses for this loss."""
+        kind = self.kind
+        n = logits.shape[0]
+        if kind == "autograd":
+            # enable_grad: the engine may call this inside torch.no_grad(), where nothing would be recorded.
+            with torch.enable_grad():
+                q = logits.detach().requires_grad_(True)
+                (g,) = torch.autograd.grad(self.per_sample(q, targets).mean(), q)
+            return g
+        onehot = torch.nn.functional.one_hot(targets, logits.shape[-1]).to(logits.dtype)
+        if kind == "p_true":
+            logp = torch.log_softmax(logits, -1)
+            logp_y = (logp * onehot).sum(-1, keepdim=True)
+            return (logp.exp() - onehot) * self.p_true.weights(logp_y) / n
+        if kind == "probs":
+            return self.probs.grad(logits, onehot, -1) / n
+        coef = self.coefficients_at(epoch, n_epochs, logits.shape[-1])
+        return family_grad(logits, onehot, coef, scale=1.0 / n)
+
+    def weighted_grad(self, logits: Tensor, targets: Tensor, weights: Tensor) -> Tensor:
+        """``d (sum_i weights_i loss_i) / d logits`` by autograd, for a user function (``autograd`` kind)."""
         with torch.enable_grad():
-            q = logits.detach().requires_grad_(True)
-            (g,) = torch.autograd.grad(self.function(q, targets).mean(), q)
+            leaf = logits.detach().requires_grad_(True)
+            (g,) = torch.autograd.grad(self.per_sample(leaf, targets), leaf, grad_outputs=weights)
         return g
 
     def check_epochs(self, n_epochs: int, stacklevel: int = 2) -> None:
@@ -355,65 +612,183 @@ class Loss:
                 )
 
 
+_USER_FUNCTION = "function(logits (B, C), targets (B,))"
+
+
+def _check_user_output(name: str, what: str, out, shape, grad: bool, elementwise: bool = False) -> None:
+    """Raise a clear error, naming the loss, when a user function's result cannot be trained with: not a
+    tensor (numpy, a float), not one value per row (or per p_y value), or cut from the autograd graph."""
+    kind = "a tensor of p_y's shape (elementwise)" if elementwise else "a (B,) tensor"
+    expected = f"{kind}{' with grad' if grad else ''} expected"
+    if not isinstance(out, Tensor):
+        raise TypeError(
+            f"loss {name!r}: {what} returned a {type(out).__module__}.{type(out).__name__}; {expected} "
+            "(compute it with torch operations on its arguments, not numpy or Python floats)"
+        )
+    if out.shape != shape:
+        raise ValueError(
+            f"loss {name!r}: {what} returned shape {tuple(out.shape)}, not {tuple(shape)}; {expected} "
+            f"(one loss per {'value' if elementwise else 'row'}: do not sum or average)"
+        )
+    if grad and not out.requires_grad:
+        raise ValueError(
+            f"loss {name!r}: {what} returned a tensor detached from its arguments; {expected} "
+            "(.detach(), .item(), .numpy() or torch.tensor(...) cut the graph)"
+        )
+
+
 _REGISTRY: dict[str, Loss] = {}
+#: Losses with parameters: base name -> (default parameters, builder(name, **parameters) -> Loss).
+_FACTORIES: dict[str, tuple[dict[str, float], Callable[..., Loss]]] = {}
+_PARSED: dict[str, Loss] = {}  # parameterised names already built
 
 
-def register_loss(loss: Loss | str, function: Callable | None = None, *, replace: bool = False) -> Loss:
+def register_loss(
+    loss: Loss | str,
+    function: Callable | None = None,
+    *,
+    of_p_true: Callable | None = None,
+    derivative: Callable | None = None,
+    description: str = "",
+    source: str = "",
+    replace: bool = False,
+) -> Loss:
     """Add a loss to the registry so it can be named in runs, the CLI and the estimator.
 
-    ``register_loss(Loss(...))`` or ``register_loss("MyLoss", fn)`` with
-    ``fn(logits (B, C), targets (B,)) -> per-sample losses (B,)`` (differentiable with autograd).
+    ``register_loss(Loss(...))``, or by name with one of
+
+    * ``of_p_true``: the loss as a function of ``p_y`` alone, elementwise on a tensor
+      (``register_loss("GCE", of_p_true=lambda p: (1 - p**0.7) / 0.7)``). Trained in the bank like a
+      built-in loss: its logit gradient is ``g (p - onehot)`` with ``g = -l'(p_y) p_y``, ``l'`` from
+      ``derivative`` when given (elementwise, a function of ``p_y``), else by autograd on ``p_y`` alone
+      (recorded once per tensor shape and replayed, :func:`record_replay`: so ``of_p_true`` must be a pure
+      function of its argument, with no state that changes between calls).
+    * ``function(logits (B, C), targets (B,)) -> per-sample losses (B,)``: any loss, differentiated by
+      autograd on its own models' logits.
     """
     if isinstance(loss, str):
-        if function is None:
-            raise TypeError("register_loss(name, function): the function is missing")
-        loss = Loss(name=loss, function=function)
+        if (function is None) == (of_p_true is None):
+            raise TypeError(
+                "register_loss(name, function) or register_loss(name, of_p_true=...): give one of them"
+            )
+        if derivative is not None and of_p_true is None:
+            raise TypeError("register_loss: derivative= goes with of_p_true=")
+        form = None if of_p_true is None else p_true_form(of_p_true, derivative, loss)
+        loss = Loss(name=loss, function=function, p_true=form, description=description, source=source)
     if loss.name in _REGISTRY and not replace:
         raise ValueError(f"a loss named {loss.name!r} is already registered; pass replace=True")
     _REGISTRY[loss.name] = loss
     return loss
 
 
-def get_loss(name: str | Loss) -> Loss:
-    """The registered loss called ``name``; ``package.module:attribute`` imports a user loss first.
+def register_loss_factory(base: str, defaults: dict[str, float], build: Callable[..., Loss]) -> Loss:
+    """Register a loss with parameters: ``build(name, **parameters) -> Loss``. ``base`` names it with its
+    ``defaults``; ``base(key=value, ...)`` (e.g. ``GCE(q=0.5)``) builds it with other values."""
+    _FACTORIES[base] = (dict(defaults), build)
+    return register_loss(build(base, **defaults), replace=True)
 
-    The attribute may be a :class:`Loss` or a per-sample function (registered under the attribute name).
+
+def _format_value(v: float) -> str:
+    return f"{v:g}"
+
+
+def parse_loss_name(name: str) -> tuple[str, dict[str, float]] | None:
+    """``("GCE", {"q": 0.5})`` for ``"GCE(q=0.5)"``; None when ``name`` has no parameter list."""
+    m = re.fullmatch(r"\s*(.+?)\s*\((.*)\)\s*", name)
+    if m is None:
+        return None
+    base, args = m.group(1), m.group(2).strip()
+    params: dict[str, float] = {}
+    for item in filter(None, (a.strip() for a in args.split(","))):
+        key, eq, value = item.partition("=")
+        key = key.strip()
+        try:
+            if not eq or not key:
+                raise ValueError
+            params[key] = float(value)
+        except ValueError:
+            raise ValueError(f"loss {name!r}: parameters are key=number, e.g. GCE(q=0.5)") from None
+    return base, params
+
+
+def _build_parsed(name: str) -> Loss | None:
+    parsed = parse_loss_name(name)
+    if parsed is None:
+        return None
+    base, params = parsed
+    if base not in _FACTORIES:
+        known = ", ".join(f"{b}({', '.join(d)})" for b, (d, _) in _FACTORIES.items() if d)
+        raise KeyError(f"unknown loss {base!r} in {name!r}; losses with parameters: {known}")
+    defaults, build = _FACTORIES[base]
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise KeyError(f"loss {name!r}: no parameter {', '.join(unknown)}; {base} takes {sorted(defaults)}")
+    canonical = f"{base}({','.join(f'{k}={_format_value(params[k])}' for k in defaults if k in params)})"
+    if canonical not in _PARSED:
+        try:
+            _PARSED[canonical] = build(canonical, **{**defaults, **params})
+        except ValueError as exc:
+            raise ValueError(f"loss {name!r}: {exc}") from None
+    return _PARSED[canonical]
+
+
+def get_loss(name: str | Loss | Callable) -> Loss:
+    """The loss called ``name``.
+
+    A registered name; ``Base(key=value, ...)`` for a loss with parameters (``GCE(q=0.5)``,
+    ``Poly-1(eps=2)``, ``Sigmoid-MSE(margin=0.1)``); ``package.module:attribute`` imports a user loss first
+    (a :class:`Loss` or a per-sample function, registered under the attribute name); a :class:`Loss` or a
+    per-sample function ``(logits (B, C), targets (B,)) -> (B,)`` is used as it is (not registered).
     """
     if isinstance(name, Loss):
         return name
+    if not isinstance(name, str):
+        if callable(name):
+            return Loss(name=getattr(name, "__name__", type(name).__name__), function=name)
+        raise TypeError(
+            f"a loss is a name, a Loss or a function (logits (B, C), targets (B,)) -> (B,), "
+            f"not a {type(name).__name__}"
+        )
     if name in _REGISTRY:
         return _REGISTRY[name]
     if ":" in name:
-        module_name, _, attr = name.partition(":")
-        try:
-            obj = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as exc:
-            raise KeyError(f"cannot import loss {name!r}: {exc}") from exc
-        if not isinstance(obj, Loss) and not callable(obj):
-            raise TypeError(
-                f"loss {name!r} is a {type(obj).__name__}; give a Loss or a function "
-                "(logits (B, C), targets (B,)) -> per-sample losses (B,)"
-            )
-        loss = obj if isinstance(obj, Loss) else Loss(name=attr, function=obj)
-        existing = _REGISTRY.get(loss.name)
-        if existing is None:
-            return register_loss(loss)
-        if existing == loss:  # the same object imported again (or registered by the module itself)
-            return existing
-        # Never hand back a different loss that merely shares the name (e.g. a.py:my_loss, b.py:my_loss).
-        raise ValueError(
-            f"{name!r} gives a loss named {loss.name!r}, but a different loss of that name is already "
-            "registered; rename the attribute or the Loss"
-        )
+        return _import_loss(name)
+    parsed = _build_parsed(name)
+    if parsed is not None:
+        return parsed
     known = ", ".join(repr(n) for n in available_losses())
     raise KeyError(f"unknown loss {name!r}; known: {known} (or give module:attr)")
+
+
+def _import_loss(name: str) -> Loss:
+    module_name, _, attr = name.partition(":")
+    try:
+        obj = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise KeyError(f"cannot import loss {name!r}: {exc}") from exc
+    if not isinstance(obj, Loss) and not callable(obj):
+        raise TypeError(
+            f"loss {name!r} is a {type(obj).__name__}; give a Loss or a function "
+            "(logits (B, C), targets (B,)) -> per-sample losses (B,)"
+        )
+    loss = obj if isinstance(obj, Loss) else Loss(name=attr, function=obj)
+    existing = _REGISTRY.get(loss.name)
+    if existing is None:
+        return register_loss(loss)
+    if existing == loss:  # the same object imported again (or registered by the module itself)
+        return existing
+    # Never hand back a different loss that merely shares the name (e.g. a.py:my_loss, b.py:my_loss).
+    raise ValueError(
+        f"{name!r} gives a loss named {loss.name!r}, but a different loss of that name is already "
+        "registered; rename the attribute or the Loss"
+    )
 
 
 def available_losses() -> list[str]:
     return list(_REGISTRY)
 
 
-def resolve_losses(names: Sequence[str | Loss]) -> list[Loss]:
+def resolve_losses(names: Sequence[str | Loss | Callable]) -> list[Loss]:
     losses = [get_loss(n) for n in names]
     dup = {ls.name for ls in losses if sum(o.name == ls.name for o in losses) > 1}
     if dup:
@@ -421,39 +796,422 @@ def resolve_losses(names: Sequence[str | Loss]) -> list[Loss]:
     return losses
 
 
+def split_loss_names(value: str | Sequence[str]) -> list[str]:
+    """Loss names from a comma-separated string (or a list), named sets expanded.
+
+    Commas inside parentheses belong to the name (``SCE(alpha=0.1,beta=1)``); names that contain commas
+    (``CE+EL F=0,0.5``) are found by taking, at each position, the longest run of comma-separated pieces
+    that is a registered name. A named set of :data:`LOSS_SETS` (``standard``, ``zoo``, ...) stands for its
+    losses; a loss already listed by a set is not repeated, but a name given twice is an error.
+    """
+    if isinstance(value, str):
+        pieces = _split_outside_parentheses(value)
+        known = set(available_losses()) | set(LOSS_SETS)
+        items, i = [], 0
+        while i < len(pieces):
+            for j in range(len(pieces), i, -1):
+                candidate = ",".join(pieces[i:j])
+                if candidate in known:
+                    break
+            else:
+                j, candidate = i + 1, pieces[i]
+            if candidate:
+                items.append(candidate)
+            i = j
+    else:
+        items = [str(v).strip() for v in value]
+    out: list[str] = []
+    from_sets: set[str] = set()
+    for item in items:
+        if ":" not in item and item not in _REGISTRY and parse_loss_name(item) is not None:
+            item = get_loss(item).name  # one spelling of a parameterised name: the one tables show
+        if item in LOSS_SETS:
+            new = [n for n in LOSS_SETS[item] if n not in out]
+            out += new
+            from_sets.update(new)
+        elif item in out and item not in from_sets:
+            raise ValueError(f"{item!r} is listed twice")
+        elif item not in out:
+            out.append(item)
+    return out
+
+
+def _split_outside_parentheses(text: str) -> list[str]:
+    pieces, depth, current = [], 0, []
+    for ch in text:
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth == 0:
+            pieces.append("".join(current).strip())
+            current = []
+        else:
+            current.append(ch)
+    pieces.append("".join(current).strip())
+    return pieces
+
+
+# --- closed forms of the zoo ----------------------------------------------------------------------------
+# Module-level functions bound with functools.partial, so that every Loss pickles (joblib workers, a
+# pickled MixLossClassifier).
+def _gce_value(logp_y: Tensor, q: float) -> Tensor:
+    return -torch.expm1(q * logp_y) / q  # (1 - p_y^q) / q
+
+
+def _gce_weight(logp_y: Tensor, q: float) -> Tensor:
+    return torch.exp(q * logp_y)  # g = p_y^q
+
+
+def _tamed_value(logp_y: Tensor, alpha: float) -> Tensor:
+    # ((1 + CE)^(1 - alpha) - 1) / (1 - alpha) with CE = -log p_y
+    return torch.expm1((1.0 - alpha) * torch.log1p(-logp_y)) / (1.0 - alpha)
+
+
+def _tamed_weight(logp_y: Tensor, alpha: float) -> Tensor:
+    return torch.pow(1.0 - logp_y, -alpha)  # g = (1 + CE)^-alpha
+
+
+def _taylor_value(logp_y: Tensor, t: int) -> Tensor:
+    u = -torch.expm1(logp_y)  # 1 - p_y
+    out, power = u, u
+    for k in range(2, t + 1):
+        power = power * u
+        out = out + power / k
+    return out
+
+
+def _taylor_weight(logp_y: Tensor, t: int) -> Tensor:
+    # g = p_y sum_{k<t} (1 - p_y)^k = 1 - (1 - p_y)^t (the geometric sum)
+    return torch.rsub(torch.expm1(logp_y).neg_().pow_(t), 1.0)
+
+
+def _softmax_and_true(q: Tensor, onehot: Tensor, dim: int) -> tuple[Tensor, Tensor]:
+    logp = torch.log_softmax(q, dim)
+    return logp, (logp * onehot).sum(dim, keepdim=True)
+
+
+def _ls_value(q: Tensor, onehot: Tensor, dim: int, eps: float) -> Tensor:
+    logp, logp_y = _softmax_and_true(q, onehot, dim)
+    return -((1.0 - eps) * logp_y + eps / q.shape[dim] * logp.sum(dim, keepdim=True)).squeeze(dim)
+
+
+def _ls_grad(q: Tensor, onehot: Tensor, dim: int, eps: float) -> Tensor:
+    # p - t with the smoothed target t = (1 - eps) onehot + eps / C
+    return torch.softmax(q, dim).sub_(onehot, alpha=1.0 - eps).sub_(eps / q.shape[dim])
+
+
+def _brier_value(q: Tensor, onehot: Tensor, dim: int) -> Tensor:
+    return (torch.softmax(q, dim) - onehot).square().sum(dim)
+
+
+def _brier_grad(q: Tensor, onehot: Tensor, dim: int) -> Tensor:
+    # d/dq_k sum_c (p_c - y_c)^2 = 2 p_k ((p_k - y_k) - sum_c p_c (p_c - y_c))
+    p = torch.softmax(q, dim)
+    pe = p * (p - onehot)
+    return pe.sub_(p * pe.sum(dim, keepdim=True)).mul_(2.0)
+
+
+_RCE_A = 4.0  # -A with A = log 0 := -4, the constant of Wang et al. 2019 (RCE = -A (1 - p_y))
+
+
+def _nce_rce_value(q: Tensor, onehot: Tensor, dim: int, alpha: float, beta: float) -> Tensor:
+    logp, logp_y = _softmax_and_true(q, onehot, dim)
+    nce = logp_y / logp.sum(dim, keepdim=True)
+    return (alpha * nce - beta * _RCE_A * torch.expm1(logp_y)).squeeze(dim)
+
+
+def _nce_rce_grad(q: Tensor, onehot: Tensor, dim: int, alpha: float, beta: float) -> Tensor:
+    # NCE = a / b with a = -log p_y, b = -sum_c log p_c: da/dq = p - y, db/dq = C p - 1
+    logp, logp_y = _softmax_and_true(q, onehot, dim)
+    p = logp.exp()
+    a, b = -logp_y, -logp.sum(dim, keepdim=True)
+    diff = p - onehot
+    nce = (diff * b - a * (q.shape[dim] * p - 1.0)) / b.square()
+    return alpha * nce + (beta * _RCE_A) * logp_y.exp() * diff
+
+
+def _mpce_value(q: Tensor, onehot: Tensor, dim: int) -> Tensor:
+    logp, logp_y = _softmax_and_true(q, onehot, dim)
+    top = logp.amax(dim, keepdim=True).exp()
+    return ((top - logp_y.exp()) * -logp_y).squeeze(dim)
+
+
+def _mpce_grad(q: Tensor, onehot: Tensor, dim: int) -> Tensor:
+    # L = -(m - p_y) log p_y with m = max_j p_j = p_j*: dm/dq = m (e_j* - p), dp_y/dq = p_y (y - p)
+    logp, logp_y = _softmax_and_true(q, onehot, dim)
+    p = logp.exp()
+    top_log, top_index = logp.max(dim, keepdim=True)
+    top_onehot = torch.zeros_like(p).scatter_(dim, top_index, 1.0)
+    m, p_y = top_log.exp(), logp_y.exp()
+    return -logp_y * (m * (top_onehot - p) - p_y * (onehot - p)) + (m - p_y) * (p - onehot)
+
+
+# --- the built-in losses ----------------------------------------------------------------------------------
 #: The eight configurations under study, by the names used in every table.
 STANDARD_LOSSES = PROTOCOL.losses
 
 #: Output Reset margin: the paper's constants are not public; 0.1 is this reconstruction's default.
 OUTPUT_RESET_MARGIN = 0.1
 
+_REFERENCE = "Battash, Hazan & Wolf, 'Mixing between the cross entropy and the expectation loss terms'"
+_OUTPUT_RESET = "Tyagi et al. 2024, 'Making sigmoid-MSE great again' (arXiv 2411.11213)"
+
 for _loss in (
-    Loss("CE", {"ce": 1.0}, description="cross-entropy -log p_y"),
-    Loss("CE+EL F=0", schedule=FocusSchedule((0.0,)), description="CE + EL throughout (a = b = 1)"),
+    Loss("CE", {"ce": 1.0}, description="cross-entropy -log p_y", source="the standard baseline"),
+    Loss(
+        "CE+EL F=0",
+        schedule=FocusSchedule((0.0,)),
+        description="CE + EL throughout (a = b = 1)",
+        source=_REFERENCE,
+    ),
     Loss(
         "CE+EL F=0,0.5",
         schedule=FocusSchedule((0.0, 0.5), first_share=1.9),
         description="CE + EL for the first floor(0.95 N) epochs, then EL alone",
+        source=_REFERENCE,
     ),
     Loss(
         "CE+EL F=0-0.5",
         schedule=FocusSchedule((0.0, 0.1, 0.2, 0.3, 0.4, 0.5)),
         description="focus F = 0, .1, .2, .3, .4, .5 in six phases: CE + EL/(1-2F), EL alone at the end",
+        source=_REFERENCE,
     ),
-    Loss("EL", {"el": 1.0}, description="expectation loss 1 - p_y"),
-    Loss(
-        "Focal",
-        {"focal_alpha": 0.25, "focal_gamma": 2.0},
-        description="softmax focal loss -0.25 (1 - p_y)^2 log p_y",
-    ),
-    Loss("Sigmoid-MSE", {"sigmoid": 1.0}, description="sum_c (sigmoid(q_c) - onehot_c)^2"),
-    Loss(
-        "Sigmoid-MSE+OR",
-        {"sigmoid": 1.0, "margin": OUTPUT_RESET_MARGIN, "reset": 1.0},
-        description=(
-            "sigmoid-MSE with targets 1-m / m (m = 0.1) and Output Reset "
-            "(reconstruction of Tyagi et al. 2024; the paper's constants are not public)"
-        ),
-    ),
+    Loss("EL", {"el": 1.0}, description="expectation loss 1 - p_y", source=_REFERENCE),
 ):
     register_loss(_loss)
+
+
+def _check_range(name: str, value: float, low: float, high: float, closed_high: bool = True) -> None:
+    if not (low <= value <= high if closed_high else low <= value < high):
+        raise ValueError(f"{name} = {value:g} outside [{low:g}, {high:g}{']' if closed_high else ')'}")
+
+
+def _focal(name: str, alpha: float, gamma: float) -> Loss:
+    _check_range("gamma", gamma, 0.0, math.inf)
+    return Loss(
+        name,
+        {"focal_alpha": alpha, "focal_gamma": gamma},
+        description=f"softmax focal loss -{alpha:g} (1 - p_y)^{gamma:g} log p_y",
+        source="Lin et al. 2017, 'Focal loss for dense object detection' (constants of the reference study)",
+    )
+
+
+def _sigmoid_mse(name: str, margin: float) -> Loss:
+    _check_range("margin", margin, 0.0, 0.5, closed_high=False)
+    if margin == 0:
+        plain = "sum_c (sigmoid(q_c) - onehot_c)^2"
+        return Loss(name, {"sigmoid": 1.0}, description=plain, source=_OUTPUT_RESET)
+    return Loss(
+        name,
+        {"sigmoid": 1.0, "margin": margin},
+        description=f"sum_c (sigmoid(q_c) - t_c)^2, targets 1-m / m (m = {margin:g}), no Output Reset: "
+        "the control for Sigmoid-MSE+OR",
+        source=_OUTPUT_RESET,
+    )
+
+
+def _output_reset(name: str, margin: float) -> Loss:
+    _check_range("margin", margin, 0.0, 0.5, closed_high=False)
+    return Loss(
+        name,
+        {"sigmoid": 1.0, "margin": margin, "reset": 1.0},
+        description=f"sigmoid-MSE with targets 1-m / m (m = {margin:g}) and Output Reset",
+        source=_OUTPUT_RESET + "; a reconstruction: the paper's constants are not public",
+    )
+
+
+def _poly1(name: str, eps: float) -> Loss:
+    return Loss(
+        name,
+        {"ce": 1.0, "el": eps},
+        description=f"Poly-1: CE + {eps:g} (1 - p_y)",
+        source="Leng et al. 2022, 'PolyLoss: a polynomial expansion perspective of classification loss "
+        "functions' (ICLR), eps = 1",
+    )
+
+
+def _sce(name: str, alpha: float, beta: float) -> Loss:
+    return Loss(
+        name,
+        {"ce": alpha, "el": beta * _RCE_A},
+        description=f"symmetric CE: {alpha:g} CE + {beta:g} RCE, RCE = -A (1 - p_y) with A = log 0 := -4",
+        source="Wang et al. 2019, 'Symmetric cross entropy for robust learning with noisy labels' (ICCV), "
+        "CIFAR-10 constants alpha = 0.1, beta = 1, A = -4",
+    )
+
+
+def _mae(name: str) -> Loss:
+    return Loss(
+        name,
+        {"el": 2.0},
+        description="mean absolute error sum_c |p_c - onehot_c| = 2 (1 - p_y) (twice EL)",
+        source="Ghosh, Kumar & Sastry 2017, 'Robust loss functions under label noise for deep neural "
+        "networks' (AAAI)",
+    )
+
+
+def _gce(name: str, q: float) -> Loss:
+    _check_range("q", q, 0.0, 1.0)
+    if q == 0:
+        raise ValueError("q = 0 is CE; give q in (0, 1]")
+    return Loss(
+        name,
+        p_true=PTrueForm(partial(_gce_value, q=q), partial(_gce_weight, q=q)),
+        description=f"generalized CE L_q = (1 - p_y^q) / q, q = {q:g}",
+        source="Zhang & Sabuncu 2018, 'Generalized cross entropy loss for training deep neural networks "
+        "with noisy labels' (NeurIPS), q = 0.7",
+    )
+
+
+def _tamed(name: str, alpha: float) -> Loss:
+    _check_range("alpha", alpha, 0.0, 1.0, closed_high=False)
+    return Loss(
+        name,
+        p_true=PTrueForm(partial(_tamed_value, alpha=alpha), partial(_tamed_weight, alpha=alpha)),
+        description=f"tamed CE ((1 + CE)^(1-a) - 1) / (1 - a), a = {alpha:g}: dL/dCE = (1 + CE)^-a",
+        source="Martinez & Stiefelhagen 2018, 'Taming the cross entropy loss' (GCPR), as written in the "
+        "reference study's eq. 4 (up to its constant offset); a = 0.5 is mixbench's choice",
+    )
+
+
+def _taylor(name: str, t: float) -> Loss:
+    if t != int(t) or t < 1:
+        raise ValueError(f"t = {t:g}: the order is an integer >= 1")
+    t = int(t)
+    return Loss(
+        name,
+        p_true=PTrueForm(partial(_taylor_value, t=t), partial(_taylor_weight, t=t)),
+        description=f"Taylor CE sum_(k=1..{t}) (1 - p_y)^k / k (CE's series cut at order t = {t})",
+        source="Feng et al. 2020, 'Can cross entropy loss be robust to label noise?' (IJCAI), t = 2",
+    )
+
+
+def _mpce(name: str) -> Loss:
+    return Loss(
+        name,
+        probs=ProbForm(_mpce_value, _mpce_grad),
+        description="MPCE -(max_j p_j - p_y) log p_y (no gradient once the true class is the argmax)",
+        source="Zhou et al. 2019, 'MPCE: a maximum probability based cross entropy loss function for "
+        "neural network classification' (IEEE Access), as written in the reference study's eq. 7",
+    )
+
+
+def _nce_rce(name: str, alpha: float, beta: float) -> Loss:
+    return Loss(
+        name,
+        probs=ProbForm(
+            partial(_nce_rce_value, alpha=alpha, beta=beta), partial(_nce_rce_grad, alpha=alpha, beta=beta)
+        ),
+        description=f"{alpha:g} NCE + {beta:g} RCE, NCE = log p_y / sum_c log p_c, RCE = 4 (1 - p_y)",
+        source="Ma et al. 2020, 'Normalized loss functions for deep learning with noisy labels' (ICML), "
+        "CIFAR-10 constants alpha = beta = 1",
+    )
+
+
+def _label_smoothing(name: str, eps: float) -> Loss:
+    _check_range("eps", eps, 0.0, 1.0)
+    return Loss(
+        name,
+        probs=ProbForm(partial(_ls_value, eps=eps), partial(_ls_grad, eps=eps)),
+        description=f"CE against the smoothed target (1 - e) onehot + e / C, e = {eps:g}",
+        source="Szegedy et al. 2016, 'Rethinking the Inception architecture for computer vision' (CVPR), "
+        "e = 0.1",
+    )
+
+
+def _brier(name: str) -> Loss:
+    return Loss(
+        name,
+        probs=ProbForm(_brier_value, _brier_grad),
+        description="Brier score sum_c (p_c - onehot_c)^2 (softmax MSE)",
+        source="Brier 1950, 'Verification of forecasts expressed in terms of probability'",
+    )
+
+
+def _sigmoid_mse_mean(name: str) -> Loss:
+    return Loss(
+        name,
+        {"sigmoid": 1.0, "class_mean": 1.0},
+        description="(1/C) sum_c (sigmoid(q_c) - onehot_c)^2: PyTorch's MSELoss mean, a step C times smaller",
+        source=_OUTPUT_RESET + " (their sigmoid-MSE baseline as PyTorch's MSELoss computes it)",
+    )
+
+
+register_loss_factory("Focal", {"alpha": 0.25, "gamma": 2.0}, _focal)
+register_loss_factory("Sigmoid-MSE", {"margin": 0.0}, _sigmoid_mse)
+register_loss_factory("Sigmoid-MSE+OR", {"margin": OUTPUT_RESET_MARGIN}, _output_reset)
+register_loss_factory("MAE", {}, _mae)
+register_loss_factory("GCE", {"q": 0.7}, _gce)
+register_loss_factory("Tamed CE", {"alpha": 0.5}, _tamed)
+register_loss_factory("MPCE", {}, _mpce)
+register_loss_factory("SCE", {"alpha": 0.1, "beta": 1.0}, _sce)
+register_loss_factory("NCE+RCE", {"alpha": 1.0, "beta": 1.0}, _nce_rce)
+register_loss_factory("Taylor CE", {"t": 2}, _taylor)
+register_loss_factory("Poly-1", {"eps": 1.0}, _poly1)
+register_loss_factory("LS", {"eps": 0.1}, _label_smoothing)
+register_loss_factory("Brier", {}, _brier)
+register_loss_factory("Sigmoid-MSE mean", {}, _sigmoid_mse_mean)
+
+#: Published baselines beyond the standard eight, with their papers' constants.
+ZOO_LOSSES = ("MAE", "GCE", "Tamed CE", "MPCE", "SCE", "NCE+RCE", "Taylor CE", "Poly-1", "LS", "Brier")
+#: The Output Reset controls: the margin without the reset, and sigmoid-MSE averaged over the classes.
+OUTPUT_RESET_CONTROLS = (f"Sigmoid-MSE(margin={OUTPUT_RESET_MARGIN:g})", "Sigmoid-MSE mean")
+
+#: Named sets for ``--losses``; each holds CE, the baseline every table compares with.
+LOSS_SETS: dict[str, tuple[str, ...]] = {
+    "standard": STANDARD_LOSSES,
+    "zoo": STANDARD_LOSSES + ZOO_LOSSES + OUTPUT_RESET_CONTROLS,
+    "published": ("CE", "Focal", *ZOO_LOSSES),
+    "robust": ("CE", "MAE", "GCE", "Tamed CE", "SCE", "NCE+RCE", "Taylor CE"),
+    "output-reset": ("CE", "Sigmoid-MSE", "Sigmoid-MSE mean", *OUTPUT_RESET_CONTROLS[:1], "Sigmoid-MSE+OR"),
+}
+
+
+# --- where a loss focuses ---------------------------------------------------------------------------------
+def gradient_focus(
+    loss: str | Loss | Callable, p_true, n_classes: int = 10, epoch: int = 0, n_epochs: int = 1
+) -> np.ndarray:
+    """``|d loss / d q_y|`` against ``p_y``: the reference study's Figure 1, for any loss.
+
+    The gradient is the one the engine trains with (closed form or autograd, :meth:`Loss.grad`), in float64,
+    at logits ``(q_y, 0, ..., 0)`` with ``q_y = log(p_y (C - 1) / (1 - p_y))``, so that the softmax gives the
+    true class ``p_y`` and the other classes equal shares. For losses of ``p_y`` alone the result does not
+    depend on that choice; for the others (sigmoid-MSE, label smoothing, Brier, NCE, MPCE) it is this
+    configuration's. Scheduled losses are taken at ``epoch`` of ``n_epochs``.
+
+    Parameters
+    ----------
+    loss : a loss name, :class:`Loss` or user function
+    p_true : array-like of values in (0, 1)
+    n_classes : int, at least 2
+
+    Returns
+    -------
+    ndarray of p_true's shape
+    """
+    loss = get_loss(loss)
+    p = np.asarray(p_true, dtype=np.float64)
+    if np.any((p <= 0) | (p >= 1)):
+        raise ValueError("p_true must lie in (0, 1)")
+    if n_classes < 2:
+        raise ValueError("n_classes must be at least 2")
+    flat = torch.from_numpy(p.reshape(-1))
+    logits = torch.zeros(len(flat), n_classes, dtype=torch.float64)
+    logits[:, 0] = torch.log(flat * (n_classes - 1)) - torch.log1p(-flat)
+    targets = torch.zeros(len(flat), dtype=torch.int64)
+    grad = loss.grad(logits, targets, epoch, n_epochs) * len(flat)  # per sample, not the batch mean
+    return grad[:, 0].abs().numpy().reshape(p.shape)
+
+
+def describe_loss(loss: str | Loss) -> str:
+    """One line per fact: the name, its kind, the formula and the source."""
+    loss = get_loss(loss)
+    how = {
+        "family": "closed form (softmax / sigmoid family)",
+        "p_true": "function of p_y, trained in the bank"
+        + (" (closed-form gradient)" if loss.closed_form else " (l'(p_y) by autograd on p_y)"),
+        "probs": "closed form in p",
+        "autograd": "user function, autograd on its own models",
+    }[loss.kind]
+    lines = [f"{loss.name}: {loss.description or '(no formula given)'}", f"  gradient: {how}"]
+    if loss.source:
+        lines.append(f"  source: {loss.source}")
+    return "\n".join(lines)

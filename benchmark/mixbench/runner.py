@@ -72,7 +72,7 @@ from joblib.externals.loky.process_executor import TerminatedWorkerError
 
 from mixbench import __version__, data, suites
 from mixbench.engine import select_by_validation, train_bank
-from mixbench.losses import STANDARD_LOSSES, available_losses, resolve_losses
+from mixbench.losses import resolve_losses, split_loss_names
 from mixbench.models import NETS, layer_sizes
 from mixbench.protocol import PRESETS as PROTOCOL_PRESETS
 from mixbench.protocol import PROTOCOL
@@ -268,36 +268,13 @@ def _scalar(value, key: str, kind: type, check, what: str):
 
 
 def _split_losses(value) -> list[str]:
-    """Loss names from a list or a comma-separated string.
-
-    Names may contain commas (``CE+EL F=0,0.5``): at each position the longest run of comma-separated
-    pieces that is a registered name is taken. ``standard`` stands for the eight standard losses.
-    """
-    if not isinstance(value, str):
-        items = [str(v).strip() for v in _as_list(value)]
-    else:
-        pieces = [p.strip() for p in value.split(",")]
-        known = set(available_losses()) | {"standard"}
-        items, i = [], 0
-        while i < len(pieces):
-            for j in range(len(pieces), i, -1):
-                candidate = ",".join(pieces[i:j])
-                if candidate in known:
-                    break
-            else:
-                j, candidate = i + 1, pieces[i]
-            if candidate:
-                items.append(candidate)
-            i = j
-    out: list[str] = []
-    for item in items:
-        for name in STANDARD_LOSSES if item == "standard" else [item]:
-            if name in out:
-                raise ConfigError(f"losses: {name!r} is listed twice")
-            out.append(name)
-    if not out:
-        raise ConfigError("losses: give at least one loss")
+    """Loss names from a list or a comma-separated string (:func:`mixbench.losses.split_loss_names`: names
+    with commas, parameterised names such as ``SCE(alpha=0.1,beta=1)``, and named sets such as
+    ``standard``, ``zoo`` or ``robust``), each checked to name a loss."""
     try:
+        out = split_loss_names(value if isinstance(value, str) else [str(v) for v in _as_list(value)])
+        if not out:
+            raise ValueError("give at least one loss")
         resolve_losses(out)
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"losses: {exc.args[0] if exc.args else exc}") from None

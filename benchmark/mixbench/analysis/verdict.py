@@ -40,6 +40,7 @@ from mixbench.analysis import formatting as fmt
 from mixbench.analysis.bayes import bayesian_signed_rank, decide, rank_biserial
 
 __all__ = [
+    "focus_curves",
     "CD_TESTS",
     "DEFAULT_ROPE",
     "RunAnalysis",
@@ -204,6 +205,47 @@ def _sentence(row: dict, baseline: str, rope_pp: str, seeds: list) -> str:
     return text + "."
 
 
+def focus_curves(
+    losses: Sequence, *, n_epochs: int = 50, n_classes: int = 10, points: int = 200
+) -> tuple[pd.DataFrame, list[str]]:
+    """Where each loss focuses: ``|d loss / d q_y|`` against ``p_y`` (the reference study's Figure 1), from
+    the gradient the engine trains with (:func:`mixbench.losses.gradient_focus`), one curve per phase of a
+    scheduled loss over ``n_epochs``.
+
+    Returns
+    -------
+    curves : DataFrame (points x curves)
+        Index ``p_true`` in (0, 1); columns a MultiIndex (``loss``, ``label``), the label naming the phase
+        ("CE+EL F=0-0.5 (F=0.2)").
+    unknown : list of str
+        Losses this process cannot resolve (a ``module:attr`` user loss not importable here).
+    """
+    from mixbench.losses import get_loss, gradient_focus
+
+    p = np.linspace(0.0, 1.0, points + 2)[1:-1]
+    curves, unknown = {}, []
+    for item in losses:
+        try:
+            loss = get_loss(item)
+        except (KeyError, ValueError, ImportError, AttributeError, TypeError):
+            unknown.append(str(item))
+            continue
+        phases = (
+            [(0, "")]
+            if loss.schedule is None
+            else [(first, f" (F={focus:g})") for first, _, focus in loss.schedule.table(n_epochs)]
+        )
+        for epoch, suffix in phases:
+            curves[(loss.name, f"{loss.name}{suffix}")] = gradient_focus(
+                loss, p, n_classes=n_classes, epoch=epoch, n_epochs=n_epochs
+            )
+    frame = pd.DataFrame(curves, index=pd.Index(p, name="p_true"))
+    if len(frame.columns):
+        frame.columns = pd.MultiIndex.from_tuples(list(curves), names=["loss", "label"])
+    frame.attrs = {"n_classes": n_classes, "n_epochs": n_epochs}
+    return frame, unknown
+
+
 # --- the result objects ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SettingAnalysis:
@@ -227,7 +269,8 @@ class SettingAnalysis:
     verdict : DataFrame, one row per loss other than the baseline
         ``n_datasets``, ``delta_acc``, ``ci_low``, ``ci_high``, ``median_diff`` (pp), ``rank_biserial``,
         ``wilcoxon_p``, ``wilcoxon_p_holm``, ``p_better``, ``p_equivalent``, ``p_worse``, ``decision``,
-        ``seed_decisions`` ({seed: decision}), ``seeds_agree``, ``lr_high``, ``lr_low``, ``last_epoch``,
+        ``seed_decisions`` ({seed: decision}), ``seeds_agree``, ``seed_agreement`` (share of seeds whose
+        decision alone is the overall decision), ``lr_high``, ``lr_low``, ``last_epoch``,
         ``flag``, ``sentence``.
     seed_verdicts : DataFrame
         One row per (loss, seed): ``p_better``, ``p_equivalent``, ``p_worse``, ``decision``, ``delta_acc``.
@@ -312,6 +355,9 @@ class RunAnalysis:
         ``selected`` column; None when the run kept no per-epoch records.
     curve_datasets : list of str
     curve_reason : str
+    focus : DataFrame or None
+        ``focus_curves`` of the run's losses (None when no loss could be resolved); ``focus_unknown`` the
+        losses left out.
     preprocessing : list of str
         What loading did to each dataset (folder and OpenML suites: encoding, imputation, scaling), one
         sentence each; empty for UCI-121 and toy.
@@ -338,6 +384,8 @@ class RunAnalysis:
     curve_reason: str = ""
     incomplete: str = ""
     preprocessing: list[str] = field(default_factory=list)
+    focus: pd.DataFrame | None = None
+    focus_unknown: list[str] = field(default_factory=list)
 
     @property
     def baseline(self) -> str:
@@ -541,6 +589,10 @@ def _analyse_setting(
             **overall[loss],
             "seed_decisions": seed_decisions,
             "seeds_agree": len(set(seed_decisions.values())) <= 1,
+            # How often the decision holds: the share of seeds whose decision alone is the overall one.
+            "seed_agreement": float(
+                np.mean([d == overall[loss]["decision"] for d in seed_decisions.values()])
+            ),
             "lr_high": float(tuning.loc[loss, "lr_high"]),
             "lr_low": float(tuning.loc[loss, "lr_low"]),
             "last_epoch": float(tuning.loc[loss, "last_epoch"]),
@@ -714,6 +766,7 @@ def analyse_selected(
         selected[selected["diverged"].fillna(False).astype(bool)] if "diverged" in selected else selected[:0]
     )
     curves, chosen, reason = _curves(epochs, selected, settings, seeds, splits, noises, nets, curve_datasets)
+    focus, focus_unknown = focus_curves(losses_all, n_epochs=int(epochs_n or 50))
     return RunAnalysis(
         settings=settings,
         options=MappingProxyType(options),
@@ -733,6 +786,8 @@ def analyse_selected(
         curve_reason=reason,
         incomplete=incomplete,
         preprocessing=suites.preprocessing_summary(config),
+        focus=focus if len(focus.columns) else None,
+        focus_unknown=focus_unknown,
     )
 
 

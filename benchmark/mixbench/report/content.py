@@ -776,6 +776,46 @@ def _tuning_section(analysis: RunAnalysis) -> Section:
     return Section("tuning", "Tuning audit", blocks)
 
 
+def _legend_room(losses: Sequence[str], ncol: int = 4) -> float:
+    """Inches below the axes for an x label and a legend of ``ncol`` columns (one row per 0.16 in)."""
+    return 0.7 + 0.16 * -(-len(losses) // ncol)
+
+
+def _focus_section(analysis: RunAnalysis) -> Section | None:
+    if analysis.focus is None:
+        return None
+    from mixbench.report.loss_focus import plot_loss_focus
+
+    colors = loss_colors(analysis.losses)
+    curves = analysis.focus
+    n_curves = len(curves.columns)
+
+    def draw(fig: Figure, rect) -> None:
+        (ax,) = _axes_grid(fig, rect, left=0.7, right=3.4 if n_curves > 14 else 1.9, bottom=0.55, top=0.35)
+        plot_loss_focus(curves, ax=ax, colors=colors)
+
+    blocks: list = [
+        Paragraph(
+            "The magnitude of each loss's gradient on the true-class logit against the softmax "
+            "probability of "
+            "the true class (the reference study's Figure 1): where on the way from a wrong to a confident "
+            "prediction a loss pushes hardest. Computed from the gradient the engine trains with (closed "
+            "form, "
+            f"or autograd for user losses), at {curves.attrs['n_classes']} classes with equal other "
+            "logits; a "
+            f"scheduled loss is drawn once per phase of its {curves.attrs['n_epochs']} epochs, faint to full."
+        ),
+        Plot("Gradient focus of each loss", draw, (7.2, max(3.4, 0.6 + 0.13 * -(-n_curves // 2)))),
+    ]
+    if analysis.focus_unknown:
+        blocks.append(
+            Paragraph(
+                f"Not drawn (not importable in this process): {', '.join(analysis.focus_unknown)}.", "note"
+            )
+        )
+    return Section("focus", "Where each loss focuses", blocks)
+
+
 # --- profiles, per dataset, curves, problems ----------------------------------------------------------------
 def _profiles_section(analysis: RunAnalysis) -> Section:
     colors = loss_colors(analysis.losses)
@@ -796,14 +836,17 @@ def _profiles_section(analysis: RunAnalysis) -> Section:
         losses = an.order_losses(loss for s in group for loss in s.losses)
 
         def draw(fig: Figure, rect, profiles=profiles, losses=losses) -> None:
-            axes = _axes_grid(fig, rect, 1, len(profiles), left=0.6, right=0.15, bottom=1.05, top=0.3)
+            axes = _axes_grid(
+                fig, rect, 1, len(profiles), left=0.6, right=0.15, bottom=_legend_room(losses), top=0.3
+            )
             for ax, (net, profile, n) in zip(axes, profiles, strict=True):
                 plot_performance_profile(profile, ax=ax, title=f"{net} network ({n} datasets)", colors=colors)
             _legend_below(fig, rect, losses, colors)
 
         title = "Performance profiles" + (f", noise {noise}" if several_noises else "")
         counts = ", ".join(f"{s.net} {len(s.matrix)}" for s in group)
-        blocks.append(Plot(title, draw, (7.2, 3.6), f"Seed-averaged test accuracies; datasets: {counts}."))
+        size = (7.2, 2.55 + _legend_room(losses))
+        blocks.append(Plot(title, draw, size, f"Seed-averaged test accuracies; datasets: {counts}."))
     return Section("profiles", "Performance profiles", blocks)
 
 
@@ -870,7 +913,15 @@ def _curves_section(analysis: RunAnalysis) -> Section:
 
     def draw(fig: Figure, rect) -> None:
         axes = _axes_grid(
-            fig, rect, len(chosen), len(nets), left=0.6, right=0.15, bottom=1.0, top=0.3, hgap=0.75
+            fig,
+            rect,
+            len(chosen),
+            len(nets),
+            left=0.6,
+            right=0.15,
+            bottom=_legend_room(analysis.losses),
+            top=0.3,
+            hgap=0.75,
         )
         for ax, (dataset, net) in zip(axes, panels, strict=True):
             c = curves[(curves["dataset"] == dataset) & (curves["net"] == net)]
@@ -888,7 +939,7 @@ def _curves_section(analysis: RunAnalysis) -> Section:
             Plot(
                 "Validation accuracy per epoch",
                 draw,
-                (7.2, 2.3 * len(chosen) + 1.3),
+                (7.2, 2.3 * len(chosen) + 0.3 + _legend_room(analysis.losses)),
                 f"Datasets {', '.join(chosen)} ({analysis.curve_reason}); seed {analysis.seeds[0]}, split "
                 f"{analysis.splits[0]}, noise {analysis.noises[0]}; each loss at its validation-selected "
                 "learning rate, the selected epoch marked with a dot.",
@@ -1013,6 +1064,7 @@ def build_report(analysis: RunAnalysis, *, run_name: str = "run", has_epochs: bo
         _paper_section(analysis),
         _tests_section(analysis),
         _tuning_section(analysis),
+        _focus_section(analysis),
         _profiles_section(analysis),
         _per_dataset_section(analysis),
         _curves_section(analysis),

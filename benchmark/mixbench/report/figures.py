@@ -40,12 +40,28 @@ _PALETTE = [
     "#7f7f7f",
     "#bcbd22",
     "#17becf",
+    # beyond ten losses (the zoo): the dark and light tones of matplotlib's tab20b / tab20c
+    "#393b79",
+    "#637939",
+    "#8c6d31",
+    "#843c39",
+    "#7b4173",
+    "#3182bd",
+    "#e6550d",
+    "#31a354",
+    "#756bb1",
+    "#636363",
+    "#9c9ede",
+    "#cedb9c",
+    "#e7ba52",
+    "#e7969c",
+    "#de9ed6",
 ]
 
 
 def loss_colors(losses: Sequence[str]) -> dict[str, str]:
     """A fixed colour per loss (known losses keep theirs whatever subset a run has)."""
-    colors, spare = {}, iter(_PALETTE[len(an.LOSS_ORDER) :] + _PALETTE)
+    colors, spare = {}, iter(_PALETTE[len(an.LOSS_ORDER) :] + _PALETTE * 4)
     for loss in losses:
         if loss in an.LOSS_ORDER:
             colors[loss] = _PALETTE[an.LOSS_ORDER.index(loss)]

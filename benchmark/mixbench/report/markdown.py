@@ -248,3 +248,109 @@ def _markdown_batch_accuracy(
         )
         lines += [_wilcoxon_line(setting, f"on seed-averaged {label} accuracies"), ""]
     return lines
+
+
+# --- the robustness study (fair tuning, seeds, splits) -------------------------------------------------
+def _grid_text(audit) -> str:
+    return " / ".join(f"{lr:g}" for lr in sorted(audit.attrs["lrs"], reverse=True))
+
+
+def _markdown_tuning(reference: RunAnalysis, fair: RunAnalysis) -> list[str]:
+    pct = an.formatting.percent
+    first = reference.settings[0].tuning
+    other = fair.settings[0].tuning
+    lines = [
+        f"**Tuning audit**, reference grid ({_grid_text(first)}) against the fair grid "
+        f"({_grid_text(other)}): "
+        "share of each loss's cells whose selected learning rate is the largest or the smallest of its grid, "
+        "and whose selected epoch is the last (ties across rates go to the first rate in the grid's order, "
+        "the largest):",
+        "",
+        "| network | loss | reference: largest | reference: smallest | reference: last epoch | fair: largest "
+        "| fair: smallest | fair: last epoch |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for setting in reference.settings:
+        other_setting = _setting(fair, setting.net, setting.noise)
+        if other_setting is None:
+            continue
+        for loss, r in setting.tuning.iterrows():
+            if loss not in other_setting.tuning.index:
+                continue
+            f = other_setting.tuning.loc[loss]
+            lines.append(
+                f"| {setting.net} | {loss} | {pct(r['lr_high'])} | {pct(r['lr_low'])} "
+                f"| {pct(r['last_epoch'])} "
+                f"| {pct(f['lr_high'])} | {pct(f['lr_low'])} | {pct(f['last_epoch'])} |"
+            )
+    return [*lines, ""]
+
+
+def _markdown_changes(reference: RunAnalysis, fair: RunAnalysis) -> list[str]:
+    lines = [
+        "**The verdict, reference grid against fair grid** (each loss against CE; mean test accuracy in %):",
+        "",
+        "| network | loss | reference verdict | fair verdict | ΔAcc reference (pp) | ΔAcc fair (pp) "
+        "| accuracy reference | accuracy fair |",
+        "|---|---|---|---|---:|---:|---:|---:|",
+    ]
+    for setting in reference.settings:
+        other = _setting(fair, setting.net, setting.noise)
+        if other is None:
+            continue
+        for loss in setting.losses:
+            acc_ref = 100 * setting.matrix[loss].mean()
+            acc_fair = 100 * other.matrix[loss].mean() if loss in other.matrix else float("nan")
+            if loss == setting.baseline:
+                cells = "baseline | baseline | | "
+            else:
+                r, f = setting.verdict.loc[loss], other.verdict.loc[loss]
+                deltas = f"{_signed(r['delta_acc'])} | {_signed(f['delta_acc'])}"
+                cells = f"{r['decision']} | {f['decision']} | {deltas}"
+            lines.append(f"| {setting.net} | {loss} | {cells} | {_num(acc_ref)} | {_num(acc_fair)} |")
+    return [*lines, ""]
+
+
+def _markdown_seeds(analysis: RunAnalysis) -> list[str]:
+    lines = [
+        f"**Across {len(analysis.seeds)} seeds** ({', '.join(map(str, analysis.seeds))}): the verdict on "
+        "seed-averaged accuracies, the decision on each seed alone, and on how many seeds that decision "
+        "holds:",
+        "",
+    ]
+    for setting in analysis.settings:
+        seeds = list(setting.by_seed)
+        lines += [
+            f"| {setting.net} network | verdict | "
+            + " | ".join(f"seed {s}" for s in seeds)
+            + " | holds on |",
+            "|---|---|" + "---|" * len(seeds) + "---:|",
+        ]
+        for loss, r in setting.verdict.iterrows():
+            per_seed = " | ".join(r["seed_decisions"][s] for s in seeds)
+            held = round(r["seed_agreement"] * len(seeds))
+            lines.append(f"| {loss} | {r['decision']} | {per_seed} | {held} of {len(seeds)} |")
+        lines.append("")
+    return lines
+
+
+def markdown_study(reference, fair, seeds=None, *, n_boot: int = 2000, random_state: int = 0) -> str:
+    """The generated part of the README's robustness study: the tuning audit of the reference and the fair
+    grid side by side, the verdict under each, and (with a run of several seeds) how often each decision
+    holds. Regenerated and compared by the test suite, as ``markdown_results`` is."""
+    ref = _analyse(reference, n_boot, random_state)
+    fair_analysis = _analyse(fair, n_boot, random_state)
+    rope = _num(100 * ref.options["rope"], 2).rstrip("0").rstrip(".")
+    lines = [
+        f"Fair grid run: {len(fair_analysis.datasets)} datasets, seeds "
+        f"{' and '.join(map(str, fair_analysis.seeds))}, learning rates "
+        f"{_grid_text(fair_analysis.settings[0].tuning)}.",
+        "",
+    ]
+    lines += _markdown_tuning(ref, fair_analysis)
+    for setting in fair_analysis.settings:
+        lines += _markdown_verdict(setting, f"**Fair grid, {setting.net} network**", rope)
+    lines += _markdown_changes(ref, fair_analysis)
+    if seeds is not None:
+        lines += _markdown_seeds(_analyse(seeds, n_boot, random_state))
+    return "\n".join(lines).rstrip() + "\n"
