@@ -667,7 +667,7 @@ def _report(args: argparse.Namespace) -> int:
         return 2
     if run.completeness is not None and not run.completeness.complete:  # said in the report too
         print(f"mixbench report: warning: {run.completeness.describe()}", file=sys.stderr)
-    # Same default place as `mixbench run --report`.
+    # Same default place as the report `mixbench run` writes.
     out = Path(args.out) if args.out else (repo_root() or Path.cwd()) / "reports" / run_dir.resolve().name
     both = not (args.html or args.pdf or args.latex)
     if not 0 <= args.rope < 100:

@@ -25,7 +25,7 @@ from mixbench.report.figures import (
 )
 from mixbench.report.html import render_html
 from mixbench.report.latex import write_latex
-from mixbench.report.markdown import markdown_results
+from mixbench.report.markdown import markdown_results, markdown_study
 from mixbench.report.pdf import render_pdf
 from mixbench.report.terminal import format_verdict
 from mixbench.results import atomic_path
@@ -41,6 +41,7 @@ __all__ = [
     "write_latex",
     "format_verdict",
     "markdown_results",
+    "markdown_study",
     "loss_colors",
     "plot_critical_difference",
     "plot_pvalue_heatmap",
