@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -16,16 +15,6 @@ from matplotlib.transforms import offset_copy
 
 from mixbench import analysis as an
 from mixbench.analysis.formatting import fixed, pvalue
-
-try:  # matplotlib >= 3.10
-    from matplotlib.ft2font import LoadFlags
-
-    _NO_HINTING = LoadFlags.NO_HINTING
-except ImportError:  # pragma: no cover - older matplotlib
-    pass
-
-if TYPE_CHECKING:  # for the type hints only: importing the store at run time would load pyarrow
-    pass
 
 ALPHA = 0.05
 NET_ORDER = ("linear", "hidden")

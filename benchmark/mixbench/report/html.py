@@ -5,23 +5,12 @@ from __future__ import annotations
 
 import io
 import re
-from typing import TYPE_CHECKING
 
 import jinja2
 import matplotlib as mpl
 from matplotlib.figure import Figure
 
 from mixbench.report.model import Plot, Report
-
-try:  # matplotlib >= 3.10
-    from matplotlib.ft2font import LoadFlags
-
-    _NO_HINTING = LoadFlags.NO_HINTING
-except ImportError:  # pragma: no cover - older matplotlib
-    pass
-
-if TYPE_CHECKING:  # for the type hints only: importing the store at run time would load pyarrow
-    pass
 
 # --- HTML -------------------------------------------------------------------------------------------
 _ID = re.compile(r'\bid="([^"]+)"')
