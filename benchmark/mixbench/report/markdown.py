@@ -164,9 +164,9 @@ def markdown_results(
     """The generated part of the README's "Results" section, as Markdown.
 
     ``paper`` is the reference-protocol run (``RunResults``), ``noisy`` runs with label noise, ``splits``
-    a run over several split columns, ``batch_accuracy`` the reference protocol run with the reference
-    code's accuracy rule (``eval_batch``). The test suite regenerates this text from the committed results
-    and compares it with the README, so the numbers there cannot drift from the data.
+    a run (or a list of runs) over several split columns, ``batch_accuracy`` the reference protocol run
+    with the reference code's accuracy rule (``eval_batch``). The test suite regenerates this text from the
+    committed results and compares it with the README, so the numbers there cannot drift from the data.
     """
     sel = paper.selected
     main = _analyse(paper, n_boot, random_state)
@@ -200,16 +200,16 @@ def markdown_results(
                 clean = _setting(main, setting.net)
                 if clean is not None:
                     lines += _markdown_robustness(clean, setting, setting.noise)
-    if splits is not None:
-        for setting in _analyse(splits, 0, random_state).settings:
+    split_runs = [] if splits is None else list(splits) if isinstance(splits, (list, tuple)) else [splits]
+    for split_run in split_runs:
+        for setting in _analyse(split_run, 0, random_state).settings:
             table = setting.per_split
             if table is None:
                 continue
             columns = table.attrs["splits"]
             lines += [
                 f"**{setting.net} network, mean rank on each split column** (ranks per seed, averaged; "
-                "average "
-                "ranks):",
+                "average ranks):",
                 "",
                 "| loss | " + " | ".join(f"split {k}" for k in columns) + " | mean |",
                 "|---|" + "---:|" * (len(columns) + 1),
@@ -218,6 +218,8 @@ def markdown_results(
                 values = " | ".join(_num(row[k]) for k in columns)
                 lines.append(f"| {loss} | {values} | {_num(row['mean'])} |")
             lines.append("")
+            title = f"**{setting.net} network, split columns {', '.join(map(str, columns))} averaged**"
+            lines += _markdown_verdict(setting, title, rope)
     if batch_accuracy is not None:
         lines += _markdown_batch_accuracy(main, paper, batch_accuracy, n_boot, random_state)
     return "\n".join(lines).rstrip() + "\n"
