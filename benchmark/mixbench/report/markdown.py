@@ -45,7 +45,7 @@ def _markdown_verdict(setting: SettingAnalysis, title: str, rope: str) -> list[s
         probabilities = " / ".join(_num(r[c]) for c in ("p_better", "p_equivalent", "p_worse"))
         lines.append(
             f"| {loss} | {r['decision']} | {probabilities} | {_per_seed_text(r['seed_decisions'])} | "
-            f"{_signed(r['delta_acc'])} [{_signed(r['ci_low'])}, {_signed(r['ci_high'])}] | "
+            f"{_signed(r['delta_acc'])} {an.formatting.interval(r['ci_low'], r['ci_high'])} | "
             f"{_signed(r['rank_biserial'])} | {_pval(r['wilcoxon_p_holm'])} | {_num(setting.ranks[loss])} | "
             f"{an.formatting.percent(r['lr_high'])} |"
         )
@@ -202,7 +202,7 @@ def markdown_results(
                     lines += _markdown_robustness(clean, setting, setting.noise)
     split_runs = [] if splits is None else list(splits) if isinstance(splits, (list, tuple)) else [splits]
     for split_run in split_runs:
-        for setting in _analyse(split_run, 0, random_state).settings:
+        for setting in _analyse(split_run, n_boot, random_state).settings:
             table = setting.per_split
             if table is None:
                 continue
