@@ -6,6 +6,7 @@ two run comparisons of ``mixbench.analysis``: accuracy lost to noise, cells move
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from mixbench import analysis as an
@@ -336,10 +337,25 @@ def _markdown_seeds(analysis: RunAnalysis) -> list[str]:
     return lines
 
 
-def markdown_study(reference, fair, seeds=None, *, n_boot: int = 2000, random_state: int = 0) -> str:
+def _with_seeds(run, seeds):
+    """The run restricted to some seeds (to compare with a run of those seeds only)."""
+    return dataclasses.replace(run, selected=run.selected[run.selected["seed"].isin(seeds)])
+
+
+def markdown_study(
+    reference,
+    fair,
+    seeds=None,
+    *,
+    reference_noisy=None,
+    fair_noisy=None,
+    n_boot: int = 2000,
+    random_state: int = 0,
+) -> str:
     """The generated part of the README's robustness study: the tuning audit of the reference and the fair
-    grid side by side, the verdict under each, and (with a run of several seeds) how often each decision
-    holds. Regenerated and compared by the test suite, as ``markdown_results`` is."""
+    grid side by side, the verdict under each, with a run of several seeds how often each decision holds,
+    and with label-noise runs under both grids the verdict and the accuracy lost to noise under the fair
+    grid. Regenerated and compared by the test suite, as ``markdown_results`` is."""
     ref = _analyse(reference, n_boot, random_state)
     fair_analysis = _analyse(fair, n_boot, random_state)
     rope = _num(100 * ref.options["rope"], 2).rstrip("0").rstrip(".")
@@ -355,4 +371,20 @@ def markdown_study(reference, fair, seeds=None, *, n_boot: int = 2000, random_st
     lines += _markdown_changes(ref, fair_analysis)
     if seeds is not None:
         lines += _markdown_seeds(_analyse(seeds, n_boot, random_state))
+    if fair_noisy is not None:
+        noisy = _analyse(fair_noisy, n_boot, random_state)
+        clean = _analyse(_with_seeds(fair, noisy.seeds), n_boot, random_state)
+        for setting in noisy.settings:
+            title = f"**Fair grid, {setting.noise}, {setting.net} network**"
+            lines += _markdown_verdict(setting, title, rope)
+        if reference_noisy is not None:
+            lines += [
+                f"**With {noisy.noises[0]} label noise**, reference grid against fair grid:",
+                "",
+                *_markdown_changes(_analyse(reference_noisy, n_boot, random_state), noisy)[2:],
+            ]
+        for setting in noisy.settings:
+            clean_setting = _setting(clean, setting.net)
+            if clean_setting is not None:
+                lines += _markdown_robustness(clean_setting, setting, f"{setting.noise} (fair grid)")
     return "\n".join(lines).rstrip() + "\n"
