@@ -31,7 +31,7 @@ def readme_block() -> str:
 def test_readme_results_are_regenerated_from_the_committed_results():
     paper = committed("uci121-paper")
     noisy = [committed("uci121-noise20"), committed("uci121-noise40")]
-    splits = committed("uci121-splits")
+    splits = [committed("uci121-splits"), committed("uci121-splits-hidden")]
     batch = committed("uci121-paper-batch128")
     assert markdown_results(paper, noisy, splits, batch) == readme_block()
 
@@ -106,7 +106,8 @@ def test_readme_study_block_is_regenerated_from_the_committed_runs():
     text = (ROOT / "README.md").read_text()
     block = text.split(STUDY_BEGIN, 1)[1].split(STUDY_END, 1)[0].strip("\n") + "\n"
     fair = committed("uci121-fair-seeds")
-    assert markdown_study(committed("uci121-paper"), fair, fair) == block
+    noisy = {"reference_noisy": committed("uci121-noise40"), "fair_noisy": committed("uci121-fair-noise40")}
+    assert markdown_study(committed("uci121-paper"), fair, fair, **noisy) == block
 
 
 def test_the_fair_run_is_the_reference_protocol_with_the_fair_grid_and_five_seeds():
@@ -147,3 +148,27 @@ def test_the_study_reading_holds():
         assert new.matrix.mean().mean() < ref.matrix.mean().mean() + 0.001
     ref_sel, fair_sel = committed("uci121-paper").selected, committed("uci121-fair-seeds").selected
     assert fair_sel["val_acc"].mean() > ref_sel["val_acc"].mean() + 0.02
+
+
+def test_the_noise_and_split_readings_hold():
+    """Under the fair grid at 40% noise EL and sigmoid-MSE beat CE and lose less to the noise; across the
+    four split columns the mixtures stay level with CE on the hidden network and ahead on the linear one."""
+    noisy = analysis.analyse_run(committed("uci121-fair-noise40"), n_boot=0, n_samples=20_000)
+    for setting in noisy.settings:
+        for loss in ("EL", "Sigmoid-MSE"):
+            assert setting.verdict.loc[loss, "decision"] == "better", (setting.net, loss)
+    clean = committed("uci121-fair-seeds")
+    clean = analysis.accuracy_matrix(
+        clean.selected[clean.selected["seed"].isin([60, 1234])], "linear", seed="mean"
+    )
+    drops = analysis.noise_robustness(clean, noisy.settings[0].matrix).loc[["EL", "Sigmoid-MSE"]]
+    assert (drops["drop_minus_baseline"] < -2).all() and (drops["pvalue_holm"] < 0.01).all()
+    for name, net in (("uci121-splits", "linear"), ("uci121-splits-hidden", "hidden")):
+        (setting,) = analysis.analyse_run(committed(name), n_boot=0, n_samples=20_000).settings
+        assert setting.net == net and list(setting.per_split.attrs["splits"]) == [0, 1, 2, 3]
+        mixtures = setting.verdict.loc[["CE+EL F=0", "CE+EL F=0,0.5", "CE+EL F=0-0.5"]]
+        assert (mixtures["decision"] == "equivalent").all()
+        if net == "linear":
+            assert (mixtures["wilcoxon_p_holm"] < 0.001).all() and (mixtures["delta_acc"] > 0.3).all()
+        else:
+            assert (mixtures["delta_acc"].abs() < 0.2).all()
