@@ -48,15 +48,18 @@ def decide(p_better: float, p_equivalent: float, p_worse: float, threshold: floa
     return "undecided"
 
 
-@functools.lru_cache(maxsize=2)
 def _dirichlet_draws(n_weights: int, prior: float, n_samples: int, random_state: int | None) -> np.ndarray:
-    """Posterior weights (n_samples x n_weights), the prior's first. They depend on the number of datasets
-    only, so one analysis (every loss, every seed, one dataset count) draws them once."""
+    """Posterior weights (n_samples x n_weights), the prior's first."""
     weights = np.ones(n_weights)
     weights[0] = prior
     draws = np.random.RandomState(random_state).dirichlet(weights, n_samples)
     draws.flags.writeable = False
     return draws
+
+
+# Seeded draws depend on the number of datasets only, so one analysis (every loss, every seed, one dataset
+# count) draws them once.
+_seeded_draws = functools.lru_cache(maxsize=2)(_dirichlet_draws)
 
 
 def _region_masses(diff: np.ndarray, draws: np.ndarray, rope: float) -> tuple[np.ndarray, np.ndarray]:
@@ -142,11 +145,9 @@ def bayesian_signed_rank(
     # baycomp's convention: differences y - x, with the prior's pseudo-observation 0 first.
     diff = np.concatenate(([0.0], y - x))
     if random_state is None:  # fresh draws each call, as baycomp does without a seed
-        weights = np.ones(len(diff))
-        weights[0] = prior
-        draws = np.random.RandomState(None).dirichlet(weights, n_samples)
+        draws = _dirichlet_draws(len(diff), prior, n_samples, None)
     else:
-        draws = _dirichlet_draws(len(diff), float(prior), int(n_samples), int(random_state))
+        draws = _seeded_draws(len(diff), float(prior), int(n_samples), int(random_state))
     mass_x, mass_y = _region_masses(diff, draws, rope)
     if rope > 0:
         samples = np.column_stack([mass_x, 1.0 - mass_x - mass_y, mass_y])

@@ -11,7 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 
-__all__ = ["fixed", "signed", "pvalue", "wins", "percent", "count", "interval"]
+__all__ = ["fixed", "signed", "pvalue", "wins", "percent", "points", "count", "interval"]
 
 
 def _decimal(x: float, digits: int) -> Decimal:
@@ -54,6 +54,11 @@ def wins(w: float) -> str:
 def percent(share: float, digits: int = 0) -> str:
     """A share in [0, 1] as a percentage."""
     return "n/a" if not _finite(share) else f"{fixed(100 * share, digits)}%"
+
+
+def points(fraction: float) -> str:
+    """A fraction of accuracy in percentage points, without trailing zeros (0.01 -> '1', 0.005 -> '0.5')."""
+    return fixed(100 * fraction, 2).rstrip("0").rstrip(".")
 
 
 def count(n: int, noun: str, plural: str | None = None) -> str:

@@ -38,6 +38,7 @@ from mixbench import analysis as an
 from mixbench import suites
 from mixbench.analysis import formatting as fmt
 from mixbench.analysis.bayes import bayesian_signed_rank, decide, rank_biserial
+from mixbench.models import NETS
 
 __all__ = [
     "focus_curves",
@@ -59,7 +60,6 @@ CD_TESTS = ("nemenyi", "conover")
 #: A loss whose selected learning rate (or epoch) sits at an edge of the grid in more than this share of its
 #: cells is flagged: its optimum may lie outside what was searched.
 EDGE_SHARE = 0.5
-NET_ORDER = ("linear", "hidden")
 
 
 # --- small pieces ---------------------------------------------------------------------------------------
@@ -570,7 +570,7 @@ def _analyse_setting(
     delta = summaries["seed_mean"]
     tests = wilcoxon.set_index("loss")
     snapped = an.snap_ties(matrix)
-    rope_pp = fmt.fixed(100 * options["rope"], 2).rstrip("0").rstrip(".")
+    rope_pp = fmt.points(options["rope"])
     verdict_rows = []
     for loss in losses:
         if loss == baseline:
@@ -697,7 +697,7 @@ def analyse_selected(
     )
     if len(selected) == 0:
         raise ValueError("the run holds no selected results yet: nothing to analyse")
-    nets = _order(selected["net"].unique(), NET_ORDER)
+    nets = _order(selected["net"].unique(), NETS)
     noises = _noise_order(selected["noise"].unique())
     splits = sorted(selected["split"].unique().tolist())
     seeds = sorted(selected["seed"].unique().tolist())

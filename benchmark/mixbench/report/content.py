@@ -209,7 +209,7 @@ def _provenance_section(analysis: RunAnalysis, run_name: str, has_epochs: bool) 
 
 # --- the verdict ----------------------------------------------------------------------------------------
 def _rope_text(analysis: RunAnalysis) -> str:
-    return _num(100 * analysis.options["rope"], 2).rstrip("0").rstrip(".")
+    return an.formatting.points(analysis.options["rope"])
 
 
 def _cd_caption(analysis: RunAnalysis) -> str:

@@ -17,7 +17,6 @@ from mixbench import analysis as an
 from mixbench.analysis.formatting import fixed, pvalue
 
 ALPHA = 0.05
-NET_ORDER = ("linear", "hidden")
 _PALETTE = [
     "#1f77b4",
     "#ff7f0e",

@@ -70,7 +70,7 @@ def write_latex(analysis: RunAnalysis, out_dir: str | Path) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     options = analysis.options
-    rope = fmt.fixed(100 * options["rope"], 2).rstrip("0").rstrip(".")
+    rope = fmt.points(options["rope"])
     colors = loss_colors(analysis.losses)
     for setting in analysis.settings:
         key = setting.key

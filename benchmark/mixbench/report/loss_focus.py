@@ -16,13 +16,9 @@ from matplotlib.figure import Figure
 
 from mixbench.analysis.verdict import focus_curves
 from mixbench.losses import Loss, get_loss
+from mixbench.report.figures import loss_colors
 
 __all__ = ["loss_focus_figure", "plot_loss_focus", "save_loss_focus"]
-
-
-_CYCLE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-          "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354",
-          "#756bb1", "#636363"]  # fmt: skip
 
 
 def plot_loss_focus(
@@ -30,10 +26,11 @@ def plot_loss_focus(
 ):
     """Draw ``mixbench.analysis.focus_curves`` output into ``ax``: one colour per loss, phases of a
     scheduled loss from faint (first) to full (last)."""
-    cycle = iter(_CYCLE * 4)
+    losses = list(dict.fromkeys(curves.columns.get_level_values("loss")))
+    colors = {**loss_colors(losses), **(colors or {})}  # the report's palette unless given
     p = curves.index.to_numpy()
-    for loss in dict.fromkeys(curves.columns.get_level_values("loss")):
-        color = (colors or {}).get(loss) or next(cycle)
+    for loss in losses:
+        color = colors[loss]
         labels = list(curves[loss].columns)
         for k, label in enumerate(labels):
             focus = curves[(loss, label)].to_numpy()
@@ -76,7 +73,7 @@ def loss_focus_figure(
     n_epochs : run length whose phases a scheduled loss is drawn at
     points : values of ``p_y`` on (0, 1)
     normalise : divide each curve by its maximum (compare where losses focus, not how strongly)
-    colors : loss name -> colour (e.g. the report's); others take matplotlib's cycle
+    colors : loss name -> colour; others take the report's palette (``loss_colors``)
 
     Returns
     -------

@@ -171,7 +171,7 @@ def markdown_results(
     """
     sel = paper.selected
     main = _analyse(paper, n_boot, random_state)
-    rope = _num(100 * main.options["rope"], 2).rstrip("0").rstrip(".")
+    rope = an.formatting.points(main.options["rope"])
     lines: list[str] = [
         f"Reference protocol, split 0, seeds {' and '.join(map(str, main.seeds))}: "
         f"{sel['dataset'].nunique()} "
@@ -358,7 +358,7 @@ def markdown_study(
     grid. Regenerated and compared by the test suite, as ``markdown_results`` is."""
     ref = _analyse(reference, n_boot, random_state)
     fair_analysis = _analyse(fair, n_boot, random_state)
-    rope = _num(100 * ref.options["rope"], 2).rstrip("0").rstrip(".")
+    rope = an.formatting.points(ref.options["rope"])
     lines = [
         f"Fair grid run: {len(fair_analysis.datasets)} datasets, seeds "
         f"{' and '.join(map(str, fair_analysis.seeds))}, learning rates "

@@ -13,7 +13,6 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from mixbench.analysis import formatting as fmt
-from mixbench.analysis.verdict import NET_ORDER
 
 _num = fmt.fixed
 _signed = fmt.signed
@@ -72,13 +71,3 @@ def _listing(names: Iterable[Any], limit: int = 12) -> str:
         return "none"
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
-def _net_order(nets: Iterable[str]) -> list[str]:
-    nets = list(dict.fromkeys(nets))
-    return [n for n in NET_ORDER if n in nets] + sorted(n for n in nets if n not in NET_ORDER)
-
-
-def _noise_order(noises: Iterable[str]) -> list[str]:
-    noises = list(dict.fromkeys(noises))
-    return (["none"] if "none" in noises else []) + sorted(n for n in noises if n != "none")

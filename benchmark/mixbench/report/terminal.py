@@ -22,7 +22,7 @@ def format_verdict(analysis: RunAnalysis) -> str:
     """One block per setting: each loss's decision, probabilities, ΔAcc with its interval, Wilcoxon-Holm p,
     the decisions per seed, and the tuning flags; a line on how the verdict was made first."""
     options = analysis.options
-    rope = fmt.fixed(100 * options["rope"], 2).rstrip("0").rstrip(".")
+    rope = fmt.points(options["rope"])
     lines = [
         f"Verdict against {analysis.baseline}: Bayesian signed-rank test on seed-averaged accuracies, ROPE "
         f"{rope} pp, decision at P >= {options['threshold']:g}; Wilcoxon p Holm-adjusted.",
