@@ -37,7 +37,7 @@ import scikit_posthocs as sp
 from mixbench import analysis as an
 from mixbench import suites
 from mixbench.analysis import formatting as fmt
-from mixbench.analysis.bayes import bayesian_signed_rank, decide, rank_biserial
+from mixbench.analysis.bayes import bayesian_signed_rank, rank_biserial
 from mixbench.models import NETS
 
 __all__ = [
@@ -454,7 +454,7 @@ def _bayes_rows(matrix: pd.DataFrame, baseline: str, options: dict) -> dict[str,
             "p_better": result.p_better,
             "p_equivalent": result.p_equivalent,
             "p_worse": result.p_worse,
-            "decision": decide(result.p_better, result.p_equivalent, result.p_worse, options["threshold"]),
+            "decision": result.decision(options["threshold"]),
         }
     return out
 
@@ -707,7 +707,7 @@ def analyse_selected(
     if baseline is None:
         baseline = "CE" if "CE" in losses_all else losses_all[0]
     elif baseline not in losses_all:
-        raise ValueError(f"baseline {baseline!r} is not among the run's losses {losses_all}; pass --baseline")
+        raise ValueError(f"baseline {baseline!r} is not among the run's losses {losses_all}; pass --baseline with one of them")
     options = dict(
         baseline=baseline,
         rope=float(rope),
