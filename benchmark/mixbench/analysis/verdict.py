@@ -707,7 +707,10 @@ def analyse_selected(
     if baseline is None:
         baseline = "CE" if "CE" in losses_all else losses_all[0]
     elif baseline not in losses_all:
-        raise ValueError(f"baseline {baseline!r} is not among the run's losses {losses_all}; pass --baseline with one of them")
+        raise ValueError(
+            f"baseline {baseline!r} is not among the run's losses {losses_all}; "
+            "pass --baseline with one of them"
+        )
     options = dict(
         baseline=baseline,
         rope=float(rope),
