@@ -21,6 +21,7 @@ from mixbench.engine import (
     DEFAULT_LRS,
     DEFAULT_SEEDS,
     RECORD_COLUMNS,
+    batched_product_rate,
     bench_engine,
     params_per_model,
     project_protocol_time,
@@ -29,7 +30,7 @@ from mixbench.engine import (
     train_naive,
 )
 from mixbench.losses import STANDARD_LOSSES, Loss, get_loss, register_loss
-from mixbench.models import NETS, build_module, forward, init_params
+from mixbench.models import NETS, build_module, flops_per_row, forward, init_params
 from mixbench.schema import SELECTION_COLUMNS
 
 # Short runs on purpose: the warning that some focus values of the CE+EL schedules get no epoch is expected.
@@ -729,7 +730,8 @@ def test_bench_engine_smoke():
     assert seen == ["iris / linear", "iris / hidden"]
     assert list(bench.columns) == [
         "dataset", "net", "n_train", "n_features", "n_classes", "models",
-        "bank_model_steps_per_s", "naive_model_steps_per_s", "ratio", "bank_step_s",
+        "bank_model_steps_per_s", "naive_model_steps_per_s", "ratio", "bank_gflop_per_s", "of_machine",
+        "bank_step_s",
     ]  # fmt: skip
     assert bench["net"].tolist() == list(NETS)
     assert (bench["dataset"] == "iris").all()
@@ -742,6 +744,41 @@ def test_bench_engine_smoke():
     )
     # model-steps per second and seconds per bank step describe the same timing: their product is 48 models
     np.testing.assert_allclose(bench["bank_model_steps_per_s"] * bench["bank_step_s"], 48.0, rtol=1e-9)
+    # the arithmetic rate is the counted flops over the same seconds: one epoch of 48 models, training
+    # steps on the training rows and a forward pass on every row; its fraction uses the machine's rate
+    n_rows = len(ds.train) + len(ds.validation) + len(ds.test)
+    for row in bench.itertuples():
+        train, fwd = flops_per_row(row.net, 4, 3)
+        seconds = row.bank_step_s * math.ceil(row.n_train / 8)
+        assert row.bank_gflop_per_s == pytest.approx(
+            48 * (row.n_train * train + n_rows * fwd) / seconds / 1e9
+        )
+        assert row.of_machine == pytest.approx(row.bank_gflop_per_s / bench.attrs["machine_gflop_per_s"])
+    assert 0 < bench.attrs["machine_gflop_per_s"] < 1e5
+
+
+def test_flops_per_row_counts_the_products():
+    """Hand counts: linear 4 -> 3 is one product with a column of ones, (4 + 1) x 3 multiply-adds; the
+    hidden net 4 -> 4 -> 3 adds the second layer and, in training, the gradient of the hidden units."""
+    assert flops_per_row("linear", 4, 3) == (2 * 15 + 2 * 15, 2 * 15)
+    fwd = 2 * (5 * 4) + 2 * (5 * 3)  # 70
+    assert flops_per_row("hidden", 4, 3) == (fwd + fwd + 2 * 4 * 3, fwd)
+
+
+def test_batched_product_rate_counts_its_flops(monkeypatch):
+    """The rate is 2 b m k n flops over the best time of its timed batches: with a clock that advances
+    1 ms per product it is exactly that product's flops per millisecond."""
+    clock = {"t": 0.0}
+    real_bmm = torch.bmm
+
+    def bmm(*args, **kwargs):
+        clock["t"] += 1e-3
+        return real_bmm(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "bmm", bmm)
+    monkeypatch.setattr("time.perf_counter", lambda: clock["t"])
+    rate = batched_product_rate((3, 2, 5, 7), seconds=0.05)
+    assert rate == pytest.approx(2 * 3 * 2 * 5 * 7 / 1e-3 / 1e9)
 
 
 # --- GPU ----------------------------------------------------------------------------------------------------

@@ -505,8 +505,15 @@ def _bench(args: argparse.Namespace) -> int:
         naive_steps=args.naive_steps,
         progress=lambda m: print(f"  timing {m}", flush=True),
     )
-    shown = table.drop(columns=["bank_step_s"])
+    shown = table.drop(columns=["bank_step_s"]).assign(of_machine=table.of_machine * 100)
+    shown = shown.rename(columns={"bank_gflop_per_s": "bank_GFLOP/s", "of_machine": "%_of_machine"})
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    batch, rows, inner, cols = engine.BENCH_PRODUCT
+    print(
+        f"\nmachine: torch.bmm {batch} x ({rows}x{inner}) @ ({inner}x{cols}), one thread, "
+        f"{table.attrs['machine_gflop_per_s']:.1f} GFLOP/s (the best of two readings, before and after the "
+        "rows); bank_GFLOP/s counts the products of training and evaluation (mixbench.models.flops_per_row)"
+    )
     # Pooled rates: all model-steps over all seconds, so big datasets weigh as they do in a real run.
     steps = table.n_train.map(lambda n: math.ceil(n / PROTOCOL.batch_size)) * args.epochs * table.models
     bank_rate = steps.sum() / (steps / table.bank_model_steps_per_s).sum()

@@ -53,7 +53,7 @@ from torch import Tensor
 
 from mixbench import schema
 from mixbench.losses import STANDARD_LOSSES, FamilyGrad, Loss, family_loss, resolve_losses
-from mixbench.models import NETS, build_module, forward, init_params, layer_sizes
+from mixbench.models import NETS, build_module, flops_per_row, forward, init_params, layer_sizes
 from mixbench.protocol import PROTOCOL
 
 # The protocol's defaults and the result schema live in one place each: mixbench.protocol, mixbench.schema.
@@ -105,13 +105,13 @@ class _Bank:
         H = n_features
         if net == "linear":
             shapes = {"W": (S, I + 1, C * G)}
-            # an (S, G) per-model tensor in the layout of the logits, in training and in evaluation
-            self.model_shape, self.eval_model_shape = (S, 1, 1, G), (1, 1, 1, G)
+            # an (S, G) per-model tensor, and one (1, G), in the layout of the training logits
+            self.model_shape, self.train_coef_shape = (S, 1, 1, G), (1, 1, 1, G)
         else:
             shapes = {"W1": (S * G, I + 1, H), "W2": (S * G, C, H), "b2": (S * G, C, 1)}
-            self.model_shape, self.eval_model_shape = (S, G, 1, 1), (1, G, 1, 1)
+            self.model_shape, self.train_coef_shape = (S, G, 1, 1), (1, G, 1, 1)
         self.shapes = shapes
-        # The model axis (g) of the logits, in training and in evaluation alike
+        # The model axis (g) of the training logits
         self.model_dim = 3 if net == "linear" else 1
         total = sum(math.prod(v) for v in shapes.values())
         self.flat = torch.zeros(total, device=device)
@@ -235,29 +235,26 @@ class _Bank:
             self.models_rows_classes(dq)[:, groups] = g.view(qs.shape)
 
     # -- evaluation ---------------------------------------------------------------------------------
+    # Both networks evaluate in one layout, (S, G, C, n): class axis 2, rows innermost, each loss's models
+    # one slice of axis 1 (the training loss is computed per run of losses with the same terms).
     def eval_weights(self) -> Tensor:
-        """The first layer of every model as one (I+1, outputs) matrix, for :meth:`logits`."""
-        W = self.views["W" if self.net == "linear" else "W1"]
+        """The first layer of every model as one matrix for :meth:`logits`: linear (S * G * C, I+1), rows
+        in (seed, model, class) order; hidden (I+1, S * G * H)."""
+        if self.net == "linear":
+            W = self.views["W"].view(self.S, self.I + 1, self.C, self.G)
+            return W.permute(0, 3, 2, 1).reshape(-1, self.I + 1)
+        W = self.views["W1"]
         return W.permute(1, 0, 2).reshape(W.shape[1], -1)
 
     def logits(self, X: Tensor, first: Tensor) -> Tensor:
-        """Logits of every model for rows ``X`` (n, I+1), class axis 2: (n, S, C, G) for linear,
-        (S, G, C, n) for hidden. ``first`` from :meth:`eval_weights`."""
+        """Logits of every model for rows ``X`` (n, I+1), as (S, G, C, n). ``first`` from
+        :meth:`eval_weights`."""
         S, G, C = self.S, self.G, self.C
         n = X.shape[0]
         if self.net == "linear":
-            return (X @ first).view(n, S, C, G)
+            return torch.mm(first, X.T).view(S, G, C, n)
         h = torch.relu_(X @ first).view(n, S * G, -1).permute(1, 2, 0)  # (S*G, H, n)
         return torch.baddbmm(self.views["b2"], self.views["W2"], h).view(S, G, C, n)
-
-    @property
-    def eval_rows_dim(self) -> int:
-        """The row axis of :meth:`logits` once the class axis is reduced."""
-        return 0 if self.net == "linear" else 2
-
-    def eval_onehot(self, onehot: Tensor) -> Tensor:
-        """One-hot rows (n, C) in the layout of :meth:`logits`."""
-        return onehot.view(-1, 1, self.C, 1) if self.net == "linear" else onehot.T.reshape(1, 1, self.C, -1)
 
 
 def _coefficients(losses: Sequence[Loss], epoch: int, n_epochs: int, R: int, C: int) -> dict:
@@ -464,7 +461,8 @@ def _train_sub_bank(
         for size in sizes
     }
     for epoch in range(epochs):
-        coef = _in_layout(_coefficients(losses, epoch, epochs, R, C), bank.eval_model_shape, dev)
+        coefficients = _coefficients(losses, epoch, epochs, R, C)
+        coef = _in_layout(coefficients, bank.train_coef_shape, dev)
         # Each model's step size lr / B (0 once diverged) folded into its gradient weights.
         step_size = torch.where(alive, lr_of_model, 0.0).view(S, G)
         grad_fns, custom = {}, {}
@@ -496,12 +494,14 @@ def _train_sub_bank(
             for t in grad_fn.targets(O_train[perm])
         ]
         y_batches = y_train[perm].split(batch_size, 1) if needs_labels else itertools.repeat(None)
-        for xb, yb, *targets in zip(x_batches, y_batches, *target_batches, strict=False):
-            B = xb.shape[1]
-            bank.step(xb, targets, yb, grad_fns[B], custom[B], momentum)
-
-        # -- end of epoch: exact loss and accuracies of every model on whole splits
-        stats = _evaluate(bank, splits, coef, losses, R)
+        # Inference mode: no autograd bookkeeping on the step's tensors, a tenth of a step's time (the
+        # losses that use autograd switch it back on for their own gradient: losses.autograd_on)
+        with torch.inference_mode():
+            for xb, yb, *targets in zip(x_batches, y_batches, *target_batches, strict=False):
+                B = xb.shape[1]
+                bank.step(xb, targets, yb, grad_fns[B], custom[B], momentum)
+            # -- end of epoch: exact loss and accuracies of every model on whole splits
+            stats = _evaluate(bank, splits, losses, R, epoch, epochs)
         loss_now = stats["train_loss"]
         finite = torch.isfinite(loss_now) & _finite_per_model(bank)
         newly = (~finite).cpu().numpy() & (diverged_epoch < 0)
@@ -546,9 +546,12 @@ def _order_key(losses, lrs):
 
 
 def _finite_per_model(bank: _Bank) -> Tensor:
-    bad = torch.zeros(bank.S * bank.G, device=bank.flat.device)
-    bad.index_add_(0, bank.model_of, (~torch.isfinite(bank.flat)).float())
-    return bad == 0
+    """Whether every parameter of each model is finite: (S * G,) booleans."""
+    S, G = bank.S, bank.G
+    if bank.net == "linear":
+        W = bank.views["W"].view(S, -1, bank.C, G)
+        return torch.isfinite(W).flatten(1, 2).all(1).reshape(-1)
+    return torch.stack([torch.isfinite(v).flatten(1).all(1) for v in bank.views.values()]).all(0)
 
 
 def _eval_batches(n: int, eval_batch: int, device) -> tuple[Tensor, Tensor] | None:
@@ -562,32 +565,31 @@ def _eval_batches(n: int, eval_batch: int, device) -> tuple[Tensor, Tensor] | No
     return torch.arange(n, device=device) // eval_batch, sizes
 
 
-def _evaluate(bank: _Bank, splits: dict, coef: dict, losses, R) -> dict[str, Tensor]:
-    """Mean training loss and validation / test accuracy of every model (shape (M,) each)."""
+def _evaluate(bank: _Bank, splits: dict, losses, R, epoch, n_epochs) -> dict[str, Tensor]:
+    """Mean training loss at ``epoch`` and validation / test accuracy of every model (shape (M,) each)."""
     M = bank.S * bank.G
     first = bank.eval_weights()
-    rows_dim = bank.eval_rows_dim
-    chunk = max(1, min(_EVAL_ROWS, _EVAL_VALUES // max(first.shape[1], M * bank.C)))
+    widest = M * max(bank.C, bank.I if bank.net == "hidden" else 0)  # values per row: hidden units or logits
+    chunk = max(1, min(_EVAL_ROWS, _EVAL_VALUES // widest))
+    groups = _loss_groups(losses, R, epoch, n_epochs, bank.C, first.device)
     out = {}
     for name, (X, onehot, y, batches) in splits.items():
         total = torch.zeros(M, dtype=torch.float64, device=X.device)
         per_batch = None if batches is None else X.new_zeros(len(batches[1]), M, dtype=torch.float64)
         for start in range(0, len(X), chunk):
             rows = slice(start, start + chunk)
-            q = bank.logits(X[rows], first)  # class axis 2
+            q = bank.logits(X[rows], first)  # (S, G, C, n)
             if name == "train":
-                per_sample = _per_sample_losses(bank, q, onehot[rows], y[rows], coef, losses, R)
-                total += per_sample.sum(rows_dim, dtype=torch.float64).reshape(M)
+                per_sample = _per_sample_losses(q, onehot[rows], y[rows], groups)
+                total += per_sample.sum(2, dtype=torch.float64).reshape(M)
             else:
-                labels = y[rows].view([-1 if d == rows_dim else 1 for d in range(3)])
                 # max(.).indices, not argmax: the same first-index rule for ties (documented for both), but
                 # argmax over an inner axis is several times slower on the CPU
-                correct = q.max(2).indices == labels
+                correct = q.max(2).indices == y[rows]
                 if per_batch is None:
-                    total += correct.sum(rows_dim).reshape(M)
+                    total += correct.sum(2).reshape(M)
                 else:  # correct rows counted per evaluation batch, as (rows, M)
-                    by_row = correct.reshape(-1, M) if rows_dim == 0 else correct.reshape(M, -1).T
-                    per_batch.index_add_(0, batches[0][rows], by_row.double())
+                    per_batch.index_add_(0, batches[0][rows], correct.reshape(M, -1).T.double())
         if not len(X):
             out[name] = torch.full((M,), torch.nan, dtype=torch.float64, device=X.device)
         elif per_batch is not None:
@@ -599,32 +601,55 @@ def _evaluate(bank: _Bank, splits: dict, coef: dict, losses, R) -> dict[str, Ten
     return out
 
 
-def _per_sample_losses(bank: _Bank, q, onehot, y, coef, losses, R) -> Tensor:
-    """Loss of every model on every row: (n, S, G) for linear, (S, G, n) for hidden."""
-    eval_onehot = bank.eval_onehot(onehot)
-    val = family_loss(q, eval_onehot, coef, dim=2)
-    d = bank.model_dim  # the model axis of q and of val (the class axis 2 comes after it in val's layout)
-    val_d = d if d < 2 else d - 1
-    logp_y = None
+_TERMS = ("ce", "el", "focal_alpha", "sigmoid", "reset")  # the family terms a loss may have or not
+
+
+def _loss_groups(losses, R, epoch, n_epochs, C, device) -> list[tuple[slice, Loss | dict]]:
+    """The bank's models in runs evaluated together: consecutive family losses with the same terms (with
+    their coefficients for ``epoch`` in the evaluation layout), each other loss alone. Each term is then
+    computed on the models that have it only: on the standard eight, a quarter of the work of computing
+    every term on every model, with the values of each loss's own ``family_loss`` (as the naive loop)."""
+    runs: list[list] = []  # [key, first loss, end]
     for i, ls in enumerate(losses):
-        if ls.kind == "p_true":
-            if logp_y is None:
-                logp_y = (torch.log_softmax(q, 2) * eval_onehot).sum(2)
-            val.narrow(val_d, i * R, R).copy_(ls.p_true.value(logp_y.narrow(val_d, i * R, R)))
-        elif ls.kind == "probs":
-            val.narrow(val_d, i * R, R).copy_(ls.probs.value(q.narrow(d, i * R, R), eval_onehot, 2))
-    custom = [(i, ls) for i, ls in enumerate(losses) if ls.kind == "autograd"]
-    if custom:
-        # (S, G, n) views of values and (S, G, n, C) of logits, whatever the layout
-        val_sg = val.permute(1, 2, 0) if bank.net == "linear" else val
-        q_sg = q.permute(1, 3, 0, 2) if bank.net == "linear" else q.permute(0, 1, 3, 2)
-        for i, ls in custom:
-            qs = q_sg[:, i * R : (i + 1) * R]
-            t = y.view(1, 1, -1).expand(qs.shape[:-1])
+        if ls.kind == "family":
+            coef = ls.coefficients_at(epoch, n_epochs, C)
+            key = ("family", frozenset(k for k in _TERMS if coef[k] != 0))
+        else:
+            key = (ls.kind, i)
+        if runs and runs[-1][0] == key:
+            runs[-1][2] = i + 1
+        else:
+            runs.append([key, i, i + 1])
+    groups = []
+    for key, a, b in runs:
+        models = slice(a * R, b * R)
+        if key[0] == "family":
+            coef = _coefficients(losses[a:b], epoch, n_epochs, R, C)
+            groups.append((models, _in_layout(coef, (1, (b - a) * R, 1, 1), device)))
+        else:
+            groups.append((models, losses[a]))
+    return groups
+
+
+def _per_sample_losses(q: Tensor, onehot: Tensor, y: Tensor, groups) -> Tensor:
+    """Loss of every model on every row, (S, G, n), for logits (S, G, C, n); ``groups`` from
+    :func:`_loss_groups`."""
+    S, G, C, n = q.shape
+    eval_onehot = onehot.T.reshape(1, 1, C, n)
+    val = q.new_empty(S, G, n)
+    for models, loss in groups:
+        qs = q[:, models]
+        if isinstance(loss, dict):
+            val[:, models] = family_loss(qs, eval_onehot, loss, dim=2)
+        elif loss.kind == "p_true":
+            val[:, models] = loss.p_true.value((torch.log_softmax(qs, 2) * eval_onehot).sum(2))
+        elif loss.kind == "probs":
+            val[:, models] = loss.probs.value(qs, eval_onehot, 2)
+        else:  # autograd: the user's function on (rows, C) logits
+            rows_last = qs.permute(0, 1, 3, 2)  # (S, R, n, C)
+            t = y.view(1, 1, n).expand(rows_last.shape[:-1])
             with torch.no_grad():
-                val_sg[:, i * R : (i + 1) * R] = ls.per_sample(qs.reshape(-1, bank.C), t.reshape(-1)).view(
-                    t.shape
-                )
+                val[:, models] = loss.per_sample(rows_last.reshape(-1, C), t.reshape(-1)).view(t.shape)
     return val
 
 
@@ -773,8 +798,12 @@ def bench_engine(
 
     Returns
     -------
-    DataFrame, one row per (dataset, net): shape, bank and naive model-steps per second, their ratio, and
-    the bank's seconds per bank step (``bank_step_s``, evaluation included) used for projections.
+    DataFrame, one row per (dataset, net): shape, bank and naive model-steps per second, their ratio, the
+    bank's arithmetic rate (``bank_gflop_per_s``: the products of training and evaluation counted by
+    :func:`mixbench.models.flops_per_row`, over the bank's seconds) and its fraction of the machine's
+    batched-product rate measured in the same run (``of_machine``; the rate itself in
+    ``.attrs["machine_gflop_per_s"]``, see :func:`batched_product_rate`), and the bank's seconds per bank
+    step (``bank_step_s``, evaluation included) used for projections.
     """
     import warnings
 
@@ -783,10 +812,45 @@ def bench_engine(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # short schedules are on purpose here
+            rate = batched_product_rate()
             rows = _bench_rows(datasets, nets, epochs, naive_steps, losses, lrs, seeds, progress)
+            rate = max(rate, batched_product_rate())  # before and after: the better of two readings
     finally:
         torch.set_num_threads(threads)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if len(table):
+        table.insert(table.columns.get_loc("bank_step_s"), "of_machine", table["bank_gflop_per_s"] / rate)
+    table.attrs["machine_gflop_per_s"] = rate
+    return table
+
+
+BENCH_PRODUCT = (48, 8, 257, 256)  # batch, rows, inner, columns: the bank's product on a 256-feature dataset
+
+
+def batched_product_rate(shape: tuple[int, int, int, int] = BENCH_PRODUCT, seconds: float = 0.25) -> float:
+    """GFLOP/s of ``torch.bmm`` on this machine with the current threads, for ``shape`` = (batch, rows,
+    inner, columns): by default one bank's forward product on a 256-feature dataset (48 models, a batch
+    of 8 rows, 257 x 256 weights), the dense arithmetic a training step of the engine is made of. The
+    best of repeated timings of about ``seconds`` in all."""
+    import time
+
+    batch, rows, inner, cols = shape
+    gen = torch.Generator().manual_seed(0)
+    a = torch.rand(batch, rows, inner, generator=gen)
+    b = torch.rand(batch, inner, cols, generator=gen)
+    out = torch.empty(batch, rows, cols)
+    torch.bmm(a, b, out=out)  # warm-up
+    t0 = time.perf_counter()
+    torch.bmm(a, b, out=out)
+    once = max(time.perf_counter() - t0, 1e-7)
+    reps = max(1, int(seconds / 5 / once))
+    best = math.inf
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            torch.bmm(a, b, out=out)
+        best = min(best, (time.perf_counter() - t0) / reps)
+    return 2.0 * batch * rows * inner * cols / best / 1e9
 
 
 def _bench_rows(datasets, nets, epochs, naive_steps, losses, lrs, seeds, progress) -> list[dict]:
@@ -823,6 +887,9 @@ def _bench_rows(datasets, nets, epochs, naive_steps, losses, lrs, seeds, progres
                 done += naive_steps // 2
             bank_rate = n_models * steps / bank_s
             naive_rate = done / naive_s
+            train_flops, forward_flops = flops_per_row(net, ds.n_features, ds.n_classes)
+            n_rows = n_train + len(ds.validation) + len(ds.test)  # evaluated after every epoch
+            flops = n_models * epochs * (n_train * train_flops + n_rows * forward_flops)
             rows.append(
                 {
                     "dataset": ds.name,
@@ -834,6 +901,7 @@ def _bench_rows(datasets, nets, epochs, naive_steps, losses, lrs, seeds, progres
                     "bank_model_steps_per_s": bank_rate,
                     "naive_model_steps_per_s": naive_rate,
                     "ratio": bank_rate / naive_rate,
+                    "bank_gflop_per_s": flops / bank_s / 1e9,
                     "bank_step_s": bank_s / steps,
                 }
             )

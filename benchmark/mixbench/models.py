@@ -25,6 +25,21 @@ def layer_sizes(net: str, n_features: int, n_classes: int) -> list[tuple[int, in
     raise ValueError(f"unknown network {net!r}; choose one of {NETS}")
 
 
+def flops_per_row(net: str, n_features: int, n_classes: int) -> tuple[int, int]:
+    """Floating-point operations of one model on one row: ``(training step, forward pass)``.
+
+    Counted as the engine computes: each layer a product with the bias carried by a column of ones,
+    ``2 (in + 1) out`` flops forward; training adds as much for the weight gradient and ``2 in out`` for
+    the gradient of each layer's input except the first (the data). Element-wise work (activations, the
+    loss and its gradient, the update) is left out: small beside the products, and not what a machine's
+    arithmetic peak measures.
+    """
+    sizes = layer_sizes(net, n_features, n_classes)
+    forward = sum(2 * (fan_in + 1) * fan_out for fan_in, fan_out in sizes)
+    backward = forward + sum(2 * fan_in * fan_out for fan_in, fan_out in sizes[1:])
+    return forward + backward, forward
+
+
 def init_params(net: str, n_features: int, n_classes: int, generator: torch.Generator) -> list[Tensor]:
     """Initial parameters ``[W1, b1, (W2, b2)]`` exactly as ``nn.Linear`` draws them, in its order.
 
