@@ -117,9 +117,7 @@ class _Bank:
         self.flat = torch.zeros(total, device=device)
         self.buf = torch.zeros(total, device=device)  # momentum buffers (times the learning rate)
         self.views, self.bufs = self._views_of(self.flat), self._views_of(self.buf)
-        # (S * G, B, 1) ones per batch size B, for the bias gradient (a sum over the batch); contiguous:
-        # a stride-0 operand costs baddbmm_ a copy at every step
-        self.ones: dict[int, Tensor] = {}
+        self.ones = torch.ones(S * G, 1, 1, device=device).expand(S * G, 1 << 20, 1)  # sums over a batch
         ids = torch.arange(S * G)
         if net == "linear":  # column c * G + g of seed s belongs to model s * G + g
             self.model_of = ids.view(S, 1, 1, G).expand(S, I + 1, C, G).reshape(-1)
@@ -209,10 +207,7 @@ class _Bank:
             self._custom_grad(dq, q, targets[0], yb, custom)
             dq = dq.view(S * G, C, B)
             bufs["W2"].baddbmm_(dq, h, beta=mom)
-            ones = self.ones.get(B)
-            if ones is None:
-                ones = self.ones[B] = torch.ones(S * G, B, 1, device=dq.device)
-            bufs["b2"].baddbmm_(dq, ones, beta=mom)
+            bufs["b2"].baddbmm_(dq, self.ones[:, :B], beta=mom)
             dh = torch.ops.aten.threshold_backward(torch.bmm(dq.transpose(1, 2), views["W2"]), h, 0)
             bufs["W1"].baddbmm_(xg.transpose(1, 2), dh, beta=mom)
         self.flat.sub_(self.buf)
