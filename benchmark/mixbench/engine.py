@@ -461,8 +461,7 @@ def _train_sub_bank(
         for size in sizes
     }
     for epoch in range(epochs):
-        coefficients = _coefficients(losses, epoch, epochs, R, C)
-        coef = _in_layout(coefficients, bank.train_coef_shape, dev)
+        coef = _in_layout(_coefficients(losses, epoch, epochs, R, C), bank.train_coef_shape, dev)
         # Each model's step size lr / B (0 once diverged) folded into its gradient weights.
         step_size = torch.where(alive, lr_of_model, 0.0).view(S, G)
         grad_fns, custom = {}, {}
