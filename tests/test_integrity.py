@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import io
 import json
 import os
 import re
@@ -21,25 +20,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from mixbench import analysis, cli, data, engine, report, results
+from cli_helpers import mixbench
+from mixbench import analysis, data, engine, report, results
 from mixbench.results import load
 
 # 2 toy datasets x 2 nets = 4 tasks of well under a second each.
 SMALL = ["--suite", "toy", "--datasets", "iris,wine", "--losses", "CE,EL", "--lrs", "0.01,0.001",
          "--seeds", "60", "--epochs", "2", "--n-jobs", "1", "--no-progress"]  # fmt: skip
-
-
-def mixbench(*argv: str) -> tuple[int, str, str]:
-    """Run ``mixbench`` in this process; returns (exit code, stdout, stderr). Runs write no report."""
-    if argv and argv[0] == "run":
-        argv = (*argv, "--no-report")
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = cli.main(list(argv))
-        except SystemExit as exc:
-            code = exc.code
-    return code, out.getvalue(), err.getvalue()
 
 
 def snapshot(run_dir: Path) -> dict[str, bytes]:

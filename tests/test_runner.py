@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import shutil
@@ -19,7 +18,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from mixbench import cli, data, runner
+from cli_helpers import mixbench
+from mixbench import data, runner
 from mixbench.data import load_dataset
 from mixbench.engine import train_bank
 from mixbench.losses import STANDARD_LOSSES
@@ -33,20 +33,6 @@ GRID = [
 N_GRID_TASKS = 16
 # 2 datasets x 2 nets = 4 quick tasks.
 SMALL = ["--datasets", "iris,wine", "--losses", "CE", "--lrs", "0.01,0.001", "--seeds", "60", "--epochs", "2"]
-
-
-def mixbench(*argv: str) -> tuple[int, str, str]:
-    """Run ``mixbench`` in this process; returns (exit code, stdout, stderr). A run writes no report unless
-    the test asks for one with ``--report``."""
-    if argv and argv[0] == "run" and "--report" not in argv:
-        argv = (*argv, "--no-report")
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = cli.main(list(argv))
-        except SystemExit as exc:
-            code = exc.code
-    return code, out.getvalue(), err.getvalue()
 
 
 def mtimes(run_dir: Path) -> dict[str, int]:
