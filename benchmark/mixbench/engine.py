@@ -600,7 +600,7 @@ def _evaluate(bank: _Bank, splits: dict, losses, R, epoch, n_epochs) -> dict[str
     return out
 
 
-_TERMS = ("ce", "el", "focal_alpha", "sigmoid", "reset")  # the family terms a loss may have or not
+_TERMS = (*_WEIGHTS, "reset")  # the family terms a loss may have or not
 
 
 def _loss_groups(losses, R, epoch, n_epochs, C, device) -> list[tuple[slice, Loss | dict]]:

@@ -180,7 +180,7 @@ def _normal(t: Tensor) -> Tensor:
     return t.clone() if t.is_inference() else t
 
 
-def leaf(t: Tensor) -> Tensor:
+def _leaf(t: Tensor) -> Tensor:
     """A leaf tensor with gradient holding ``t``'s values, for autograd inside :func:`autograd_on`."""
     return _normal(t).detach().requires_grad_(True)
 
@@ -385,7 +385,7 @@ class PTrueForm:
 
     def _autograd_weights(self, logp_y: Tensor) -> Tensor:
         with autograd_on():
-            lp = leaf(logp_y)
+            lp = _leaf(logp_y)
             # g = -d l / d log p_y: autograd with -1 as the output gradient gives it in one pass
             (g,) = torch.autograd.grad(self.value(lp), lp, grad_outputs=torch.full_like(lp, -1.0))
         return g
@@ -594,7 +594,7 @@ class Loss:
         n = logits.shape[0]
         if kind == "autograd":
             with autograd_on():
-                q = leaf(logits)
+                q = _leaf(logits)
                 (g,) = torch.autograd.grad(self.per_sample(q, _normal(targets)).mean(), q)
             return g
         onehot = torch.nn.functional.one_hot(targets, logits.shape[-1]).to(logits.dtype)
@@ -610,7 +610,7 @@ class Loss:
     def weighted_grad(self, logits: Tensor, targets: Tensor, weights: Tensor) -> Tensor:
         """``d (sum_i weights_i loss_i) / d logits`` by autograd, for a user function (``autograd`` kind)."""
         with autograd_on():
-            q = leaf(logits)
+            q = _leaf(logits)
             (g,) = torch.autograd.grad(self.per_sample(q, _normal(targets)), q, grad_outputs=_normal(weights))
         return g
 
