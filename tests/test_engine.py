@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import torch
 
+from cli_helpers import mixbench
 from mixbench import engine
 from mixbench.data import load_dataset, toy_dataset
 from mixbench.engine import (
@@ -755,6 +756,23 @@ def test_bench_engine_smoke():
         )
         assert row.of_machine == pytest.approx(row.bank_gflop_per_s / bench.attrs["machine_gflop_per_s"])
     assert 0 < bench.attrs["machine_gflop_per_s"] < 1e5
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--epochs", "0", "0 is below the least allowed, 1"),
+        ("--naive-steps", "1", "1 is below the least allowed, 2"),
+        ("--workers", "0", "0 is below the least allowed, 1"),
+        ("--repeats", "x", "'x' is not an integer"),
+    ],
+)
+def test_bench_refuses_bad_counts_in_one_line(option, value, message):
+    """A count the bench cannot use (no epoch, no naive step per loss) is refused before any timing."""
+    code, out, err = mixbench("bench", "--suite", "toy", "--no-memory", option, value)
+    assert code == 2 and out == ""
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == f"mixbench bench: error: argument {option}: {message}"
 
 
 def test_flops_per_row_counts_the_products():

@@ -424,6 +424,21 @@ def _finish_run(out, *, write_report: bool) -> int:
 
 
 # --- bench ------------------------------------------------------------------------------------------
+def _int_at_least(minimum: int):
+    """An argparse type: an integer >= ``minimum`` (else argparse's one-line usage error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below the least allowed, {minimum}")
+        return value
+
+    return parse
+
+
 def add_bench_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "bench",
@@ -443,10 +458,20 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--datasets", help="comma-separated datasets (default: up to six of different shapes of the suite)"
     )
-    p.add_argument("--epochs", type=int, default=2, help="bank epochs per dataset and net (default 2)")
-    p.add_argument("--naive-steps", type=int, default=300, help="naive SGD steps per dataset and net")
     p.add_argument(
-        "--workers", type=int, default=None, help="worker processes for the projection (default: cores)"
+        "--epochs", type=_int_at_least(1), default=2, help="bank epochs per dataset and net (default 2)"
+    )
+    p.add_argument(
+        "--naive-steps",
+        type=_int_at_least(2),
+        default=300,
+        help="naive SGD steps per dataset and net, split over two losses (default 300)",
+    )
+    p.add_argument(
+        "--workers",
+        type=_int_at_least(1),
+        default=None,
+        help="worker processes for the projection (default: cores)",
     )
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     p.add_argument(
@@ -455,7 +480,9 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
         help="instead: the cost of each of these losses (names, sets such as zoo, module:attr) relative to "
         "CE in the same bank, alone and beside the standard eight (default epochs 1)",
     )
-    p.add_argument("--repeats", type=int, default=3, help="--losses: timings per bank, fastest kept")
+    p.add_argument(
+        "--repeats", type=_int_at_least(1), default=3, help="--losses: timings per bank, fastest kept"
+    )
     p.set_defaults(func=_bench)
 
 
