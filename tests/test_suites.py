@@ -7,6 +7,7 @@ import contextlib
 import inspect
 import io
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from mixbench.protocol import PROTOCOL
 from mixbench.report import render_report
 from mixbench.results import load
 from mixbench.suites import Suite, SuiteError, get_suite, preprocessing_summary, register_suite
+from mixbench.suites.folder import preprocess
 
 RUN = [
     "--losses",
@@ -223,6 +225,244 @@ def test_each_bad_input_is_a_named_error_with_the_file_the_place_and_the_fix(tmp
     ok.to_parquet(tmp_path / "h.parquet")
     message = bad(tmp_path, "h.csv", ok)
     assert "dataset name 'h' is given twice (h.csv and h.parquet); rename or remove one file" in message
+
+
+def noise_sorted_by_class(n: int = 200) -> pd.DataFrame:
+    """Features of pure noise and a class in sorted blocks: only the row order knows the class."""
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(rng.normal(size=(n, 3)), columns=["a", "b", "c"])
+    frame["y"] = np.repeat(["p", "q"], n // 2)
+    return frame
+
+
+def people(n: int = 200) -> pd.DataFrame:
+    """Identifier columns (a shuffled id range, distinct names) beside a legitimate integer and a float."""
+    rng = np.random.default_rng(2)
+    return pd.DataFrame(
+        {
+            "id": rng.permutation(np.arange(1001, 1001 + n)),
+            "name": [f"person {i}" for i in range(n)],
+            "age": rng.integers(18, 80, n),
+            "weight": rng.normal(70, 10, n).round(1),
+            "y": np.repeat(["p", "q"], n // 2),
+        }
+    )
+
+
+def verify_line(folder: Path, name: str) -> str:
+    """The line `mixbench data verify` prints about one (malformed) dataset, checking that it is one line."""
+    code, out, err = mixbench("data", "verify", "--suite", f"folder:{folder}")
+    assert code == 1 and "Traceback" not in out + err
+    (line,) = [line for line in out.splitlines() if line.split()[:2] == [name, "malformed"]]
+    return line
+
+
+def data_list(folder: Path) -> dict[str, list[str]]:
+    """`mixbench data list`: each dataset's [rows, features, status]."""
+    code, out, err = mixbench("data", "list", "--suite", f"folder:{folder}")
+    rows = [line.split() for line in out.splitlines()[2:]]
+    return {row[0]: [row[1], row[2], row[5]] for row in rows if len(row) == 6}
+
+
+def test_a_row_index_and_identifiers_are_dropped_recorded_and_reported(tmp_path):
+    root = tmp_path / "d"
+    root.mkdir()
+    noise_sorted_by_class().to_csv(root / "noise.csv")  # pandas' default: the index as column 'Unnamed: 0'
+    people().to_csv(root / "people.csv", index=False)
+    out = tmp_path / "run"
+    with pytest.warns(UserWarning, match=r"people.csv: column\(s\) 'id', 'name' dropped as identifiers"):
+        code, stdout, stderr = mixbench(
+            "run", "--suite", f"folder:{root}", *RUN, "--out", str(out), "--no-report"
+        )
+    assert code == 0, stderr
+    run = load(out)
+    # the index gave the class away on rows sorted by class; without it the noise is at chance (1/2)
+    ce = run.selected.query("loss == 'CE' and dataset == 'noise'")["test_acc"]
+    assert ce.mean() < 0.7, ce
+    record = json.loads((out / "config.json").read_text())["suite"]["datasets"]
+    assert list(record["noise"]["dropped"]) == ["Unnamed: 0"]
+    assert record["noise"]["dropped"]["Unnamed: 0"].startswith("a row index: distinct integers 0..199")
+    assert record["noise"]["numeric"] == ["a", "b", "c"]
+    assert list(record["people"]["dropped"]) == ["id", "name"]
+    assert "1001..1200" in record["people"]["dropped"]["id"]
+    assert record["people"]["numeric"] == ["age", "weight"] and record["people"]["categorical"] == {}
+    summary = dict(line.split(": ", 1) for line in preprocessing_summary(run.config))
+    assert "1 column(s) dropped: 'Unnamed: 0' (a row index" in summary["noise"]
+    assert "2 column(s) dropped: 'id' (an identifier" in summary["people"]
+    html = Path(render_report(run, tmp_path / "report", html=True, pdf=False, n_boot=200)["html"]).read_text()
+    assert "Unnamed: 0" in html and "a row index: distinct integers 0..199" in html
+
+    # the same file with its index counted from 1, and a leading unnamed column (not named by pandas)
+    one_based = noise_sorted_by_class().set_axis(np.arange(1, 201))
+    one_based.to_csv(root / "noise.csv")
+    (root / "people.csv").unlink()
+    assert data_list(root)["noise"] == ["200", "3", "ok"]
+    assert (
+        get_suite(f"folder:{root}")
+        .describe("noise")["dropped"]["Unnamed: 0"]
+        .startswith("a row index: distinct integers 1..200")
+    )
+
+
+def test_an_identifier_is_kept_when_named_in_keep_columns(tmp_path):
+    people().to_csv(tmp_path / "people.csv", index=False)
+    study = tmp_path / "study.toml"
+    study.write_text('suite = "folder:."\n[suite_options]\nkeep_columns = ["id"]\n')
+    config = runner.resolve_config(config_file=study)
+    assert config.suite_options["keep_columns"] == ["id"]
+    suite = runner.config_suite(config)
+    with pytest.warns(UserWarning, match=r"column\(s\) 'name' dropped as identifiers"):
+        record = suite.describe("people")
+    assert record["numeric"] == ["id", "age", "weight"] and list(record["dropped"]) == ["name"]
+    assert suite.load("people", 0).n_features == 3
+    # left out at its default, so the configuration (and the hash) of earlier folder runs is unchanged
+    assert "keep_columns" not in get_suite(f"folder:{tmp_path}").options
+    with pytest.raises(SuiteError, match="keep_columns: give column names"):
+        get_suite(f"folder:{tmp_path}", keep_columns=3)
+
+
+def test_a_normal_file_with_float_and_integer_features_is_kept_whole(tmp_path):
+    rng = np.random.default_rng(3)
+    frame = people().drop(columns=["id", "name"])
+    frame["height"] = rng.normal(170, 10, len(frame))  # continuous: distinct in every row, yet a feature
+    frame["visits"] = np.arange(len(frame)) % 7  # small integers, repeated
+    frame["city"] = np.array(["Oslo", "Lyon", "Kyiv"])[np.arange(len(frame)) % 3]
+    frame.loc[[3, 30], "age"] = np.nan
+    frame = frame[["age", "weight", "height", "visits", "city", "y"]]
+    frame.to_csv(tmp_path / "normal.csv", index=False)
+    frame.to_parquet(tmp_path / "normal2.parquet")
+    assert data_list(tmp_path)["normal"] == ["200", "7", "ok"]  # 4 numbers + 3 cities
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for name in ("normal", "normal2"):
+            record = get_suite(f"folder:{tmp_path}").describe(name)
+            assert record["dropped"] == {} and record["numbers_from_text"] == {}
+            assert record["numeric"] == ["age", "weight", "height", "visits"]
+            assert record["categorical"] == {"city": 3} and record["missing"] == {"age": 2}
+            assert record.get("separator") == ("," if name == "normal" else None)  # Parquet has none
+
+
+def test_numbers_with_thousands_separators_are_read_as_numbers(tmp_path):
+    frame = noise_sorted_by_class()
+    income = np.round(np.linspace(800, 60000, len(frame)), 1)
+    frame.insert(3, "income", [f"{v:,.1f}" if i % 3 else f"{v:g}" for i, v in enumerate(income)])
+    frame.to_csv(tmp_path / "money.csv", index=False)
+    text = (tmp_path / "money.csv").read_text()
+    assert '"60,000.0"' in text and ",800," in text  # quoted by the writer; plain numbers in between
+    assert data_list(tmp_path)["money"] == ["200", "4", "ok"]  # was 3 numbers + 100 one-hot levels
+    suite = get_suite(f"folder:{tmp_path}")
+    record = suite.describe("money")
+    assert record["numbers_from_text"] == {"income": "thousands separators"}
+    assert record["numeric"] == ["a", "b", "c", "income"] and record["categorical"] == {}
+    assert "read as numbers: 'income' (thousands separators)" in record["preprocessing"]
+    ds = suite.load("money", 0)
+    train = income[ds.train]
+    np.testing.assert_allclose(ds.X[:, 3], (income - train.mean()) / train.std(), rtol=1e-4, atol=1e-5)
+    # a typo among such numbers is named, not read as a category
+    frame.loc[150, "income"] = "5,10O"
+    frame.to_csv(tmp_path / "money.csv", index=False)
+    assert "money.csv, line 152 (data row 151): column 'income' is numeric but for '5,10O'" in verify_line(
+        tmp_path, "money"
+    )
+    # decimal commas in a comma-separated file: ambiguous (1,5 is 1.5 or 15), refused with the fix
+    frame["income"] = [f"{v:.1f}".replace(".", ",") for v in income]
+    frame.to_csv(tmp_path / "money.csv", index=False)
+    assert (
+        "money.csv: column 'income' holds numbers with a decimal comma ('800,0') in a file whose separator "
+        "is a comma; write them with a decimal point" in verify_line(tmp_path, "money")
+    )
+
+
+def test_a_semicolon_or_tab_separated_file_is_read_with_its_separator(tmp_path):
+    frame = flowers()
+    european = frame.assign(petal_length=frame["petal_length"].map(lambda v: f"{v:.1f}".replace(".", ",")))
+    european.to_csv(tmp_path / "semi.csv", sep=";", index=False)
+    frame.to_csv(tmp_path / "tabs.csv", sep="\t", index=False)
+    frame.to_csv(tmp_path / "comma.csv", index=False)
+    listed = data_list(tmp_path)
+    assert listed["semi"] == listed["tabs"] == listed["comma"] == ["150", "6", "ok"]
+    suite = get_suite(f"folder:{tmp_path}")
+    semi, tabs = suite.describe("semi"), suite.describe("tabs")
+    assert semi["separator"] == ";" and tabs["separator"] == "\t"
+    assert semi["numbers_from_text"] == {"petal_length": "decimal commas"}
+    assert "read with the separator ';'" in semi["preprocessing"]
+    assert "read with the separator a tab" in tabs["preprocessing"]
+    np.testing.assert_allclose(suite.load("semi", 0).X, suite.load("comma", 0).X, atol=1e-6)
+    # a separator that is none of , ; tab |: the error says so
+    (tmp_path / "spaces.csv").write_text("a b y\n1 2 p\n")
+    assert "spaces.csv: no feature column besides the target 'a b y'" in verify_line(tmp_path, "spaces")
+    assert "The header is one column: separate the columns with ','" in verify_line(tmp_path, "spaces")
+
+
+def test_errors_name_the_physical_line_after_multiline_fields_and_blank_lines(tmp_path):
+    rows = [f"{i}.5,note {i},{'pq'[i % 2]}" for i in range(30)]
+    rows[2] = '2.5,"a note\nover three\nlines",p'
+    typo = rows.copy()
+    typo[20] = "2O.5,note 20,p"
+    extra = rows.copy()
+    extra[20] = "20.5,note 20,p,EXTRA"
+    blank = rows[:10] + ["", "   "] + rows[10:]
+    blank[22] = "2O.5,note 20,p"
+    for name, lines, marker in (
+        ("typo", typo, "2O.5"),
+        ("extra", extra, "EXTRA"),
+        ("blank", blank, "2O.5"),
+        ("blank_extra", [*blank[:22], "20.5,note 20,p,EXTRA", *blank[23:]], "EXTRA"),
+    ):
+        text = "x,note,y\n" + "\n".join(lines) + "\n"
+        (tmp_path / f"{name}.csv").write_text(text)
+        physical = next(i for i, line in enumerate(text.split("\n"), 1) if marker in line)
+        message = verify_line(tmp_path, name)
+        assert f"{name}.csv, line {physical}" in message, message
+    assert "line 24 (data row 21): column 'x' is numeric but for '2O.5'" in verify_line(tmp_path, "typo")
+    assert "line 24: 4 fields where the header has 3; put a value holding the separator ','" in verify_line(
+        tmp_path, "extra"
+    )
+    (tmp_path / "open.csv").write_text('x,note,y\n1,a,p\n2,b,q\n3,"never closed,p\n4,d,q\n')
+    assert "open.csv, line 4: a double quote opened in the row starting on this line" in verify_line(
+        tmp_path, "open"
+    )
+
+
+def test_an_empty_feature_column_is_dropped_and_named_when_it_is_the_only_one(tmp_path):
+    frame = flowers()
+    frame.insert(0, "nothing", np.nan)
+    frame["sepal_length"] = np.nan
+    frame.to_csv(tmp_path / "holes.csv", index=False)
+    pd.DataFrame({"x": [np.nan] * 9, "y": list("pqr") * 3}).to_csv(tmp_path / "void.csv", index=False)
+    assert data_list(tmp_path)["holes"] == ["150", "5", "ok"]
+    record = get_suite(f"folder:{tmp_path}").describe("holes")
+    assert record["dropped"] == {"nothing": "empty in all 150 rows", "sepal_length": "empty in all 150 rows"}
+    assert "2 column(s) dropped: 'nothing' (empty in all 150 rows), 'sepal_length'" in record["preprocessing"]
+    code, out, err = mixbench(
+        "run", "--suite", f"folder:{tmp_path}", "--datasets", "void", *RUN, "--out", str(tmp_path / "r"),
+        "--no-report",
+    )  # fmt: skip
+    assert code == 1 and "Traceback" not in out + err and "0 feature(s)" not in out + err
+    assert (
+        "void/linear: DatasetError: "
+        + str(tmp_path / "void.csv")
+        + ": no feature column besides the target 'y' "
+        "('x' dropped: empty in all 9 rows); fill in the empty column or add feature columns." in out
+    )
+
+
+def test_a_feature_empty_in_the_training_rows_only_is_dropped_or_named(tmp_path):
+    frame = pd.DataFrame({"x": np.arange(12.0), "y": list("pq") * 6})
+    train = np.arange(6)
+    X = preprocess(frame.assign(z=1.0), ["x", "z"], [], train, "here.csv")
+    assert X.shape == (12, 2)
+    frame.loc[train, "x"] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert preprocess(frame.assign(z=frame.index * 1.0), ["x", "z"], [], train, "here.csv").shape == (
+            12,
+            1,
+        )
+    with pytest.raises(
+        DatasetError, match="here.csv: feature column\\(s\\) 'x' have no value in the training rows"
+    ):
+        preprocess(frame, ["x"], [], train, "here.csv")
 
 
 def test_a_bad_file_fails_only_its_own_tasks_and_data_verify_names_it(folder, tmp_path):
