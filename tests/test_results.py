@@ -47,6 +47,13 @@ def _new_run(path, tables, which) -> ResultStore:
     return store
 
 
+def _consolidate(store: ResultStore) -> pd.DataFrame:
+    """selected.parquet written, and recorded in config.json, as the runner does at the end of a run."""
+    consolidated = store.consolidate()
+    store.write_config({**store.read_config(), "consolidated": results.consolidation_record(consolidated)})
+    return consolidated
+
+
 def test_write_task_then_load_round_trips_the_tables(tmp_path, tables):
     store = _new_run(tmp_path / "run", tables, [("wine", "linear"), ("iris", "hidden")])
     run = load(store.path)
@@ -70,7 +77,7 @@ def test_write_task_then_load_round_trips_the_tables(tmp_path, tables):
 
 def test_a_committed_directory_with_only_config_and_selected_loads(tmp_path, tables):
     store = _new_run(tmp_path / "run", tables, list(tables))
-    consolidated = store.consolidate()
+    consolidated = _consolidate(store)
     assert len(consolidated) == 4 * 2  # 4 tasks x 2 losses x 1 seed
     committed = tmp_path / "committed"
     committed.mkdir()
@@ -85,7 +92,7 @@ def test_a_committed_directory_with_only_config_and_selected_loads(tmp_path, tab
 
 def test_task_files_win_over_consolidated_rows_and_both_count_as_finished(tmp_path, tables):
     store = _new_run(tmp_path / "run", tables, [("iris", "linear"), ("wine", "linear")])
-    old = store.consolidate()
+    old = _consolidate(store)
     # a newer result of iris/linear (4 epochs instead of 2) and a new task only in tasks/
     key, records, selected = _task_tables("iris", "linear", epochs=4)
     columns = ["val_acc", "test_acc", "epoch"]

@@ -56,6 +56,13 @@ from mixbench.losses import STANDARD_LOSSES, FamilyGrad, Loss, family_loss, reso
 from mixbench.models import NETS, build_module, flops_per_row, forward, init_params, layer_sizes
 from mixbench.protocol import PROTOCOL
 
+#: Version of the engine's arithmetic: bump it with any change that can move a trained number (the update
+#: rule, a loss's coefficients or gradient, the order of floating-point operations, the evaluation). Each
+#: task file and config.json record it; a run refuses to add tasks computed by another version, so two
+#: engines never mix in one run. tests/test_trust.py holds a digest of a small run's numbers per version:
+#: a change that moves them without a bump fails there.
+NUMERICS_VERSION = 1
+
 # The protocol's defaults and the result schema live in one place each: mixbench.protocol, mixbench.schema.
 DEFAULT_LRS = PROTOCOL.lrs
 DEFAULT_SEEDS = PROTOCOL.seeds

@@ -34,7 +34,9 @@ noise, loss, seed). ``noise`` is ``none`` or ``KIND-RATE``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import math
 import os
 import re
 import tempfile
@@ -42,6 +44,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as pa_dataset
@@ -64,8 +67,11 @@ __all__ = [
     "ResultStore",
     "RunDirectoryError",
     "RunResults",
+    "consolidation_record",
     "expected_tasks",
     "load",
+    "rows_digest",
+    "task_digests",
     "task_settings",
     "task_name",
     "write_json_atomic",
@@ -98,6 +104,7 @@ TASK_SETTING_KEYS = {
     "momentum": None,
     "eval_batch": 0,
     "device": None,
+    "loss_sources": {},
 }
 _SHOWN_PROBLEMS = 8
 
@@ -337,6 +344,50 @@ def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     return out.sort_values(KEY_COLUMNS, kind="stable").reset_index(drop=True)
 
 
+# --- digests of selected rows -------------------------------------------------------------------------
+def rows_digest(frame: pd.DataFrame) -> str:
+    """sha256 of selected rows (``SELECTED_COLUMNS``, in their order): the values, floats exactly.
+
+    Written with each task file and, per task, into selected.parquet, so a row edited, dropped or copied in
+    from another run is found (:meth:`ResultStore.check`). The text hashed is pandas-version independent:
+    one JSON list per row, floats as :meth:`float.hex`.
+    """
+    typed = _typed(frame, SELECTED_COLUMNS)
+    digest = hashlib.sha256()
+    for row in typed.itertuples(index=False, name=None):
+        digest.update(json.dumps([_canonical(v) for v in row]).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _canonical(value):
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float | np.floating):
+        return "nan" if math.isnan(value) else float(value).hex()
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    return str(value)
+
+
+def task_digests(selected: pd.DataFrame) -> dict[str, str]:
+    """``{task_name: rows_digest}`` of each task's rows of a selected-results table (its own row order)."""
+    if not len(selected):
+        return {}
+    names = _row_task_names(selected)
+    return {name: rows_digest(rows) for name, rows in selected.groupby(names, sort=True)}
+
+
+def consolidation_record(selected: pd.DataFrame) -> dict:
+    """What config.json records of the selected.parquet a run consolidated: the number of tasks and the
+    sha256 of their :func:`task_digests`, so a selected.parquet of another run or version is refused."""
+    digests = task_digests(selected)
+    text = json.dumps(digests, sort_keys=True).encode()
+    return {"file": SELECTED_FILE, "tasks": len(digests), "sha256": hashlib.sha256(text).hexdigest()}
+
+
 # --- the store --------------------------------------------------------------------------------------
 class ResultStore:
     """Reading and writing one run directory (see the module docstring for its layout).
@@ -425,8 +476,10 @@ class ResultStore:
         """
         name = task_name(**{k: key[k] for k in KEY_COLUMNS})
         meta = {**{k: key[k] for k in KEY_COLUMNS}, **(metadata or {})}
+        selected = _typed(selected, SELECTED_COLUMNS)
         write_parquet_atomic(_typed(records, EPOCH_COLUMNS), self.epochs_dir / f"{name}.parquet", meta)
-        write_parquet_atomic(_typed(selected, SELECTED_COLUMNS), self.tasks_dir / f"{name}.parquet", meta)
+        meta = {**meta, "rows_sha256": rows_digest(selected)}  # checked with the rows: see check()
+        write_parquet_atomic(selected, self.tasks_dir / f"{name}.parquet", meta)
         self.clear_failure(key)
 
     def write_failure(self, key: dict, error: str, error_type: str = "", traceback: str = "") -> None:
@@ -464,15 +517,20 @@ class ResultStore:
         if self.selected_path.is_file():
             consolidated = _typed(_read_parquet(self.selected_path), SELECTED_COLUMNS)
             names = _row_task_names(consolidated)
-            written = self.selected_path.stat().st_mtime_ns
-            if set(task_files) <= set(names) and all(
-                p.stat().st_mtime_ns <= written for p in task_files.values()
-            ):
-                return _concat([consolidated], SELECTED_COLUMNS), True  # no task file is newer
-            # a task file (newer) wins over the consolidated rows of the same task
+            digests = task_digests(consolidated)
+            stale = {n for n, p in task_files.items() if digests.get(n) != self._task_file_digest(p)}
+            if not stale:
+                return _concat([consolidated], SELECTED_COLUMNS), True  # every task file's rows are in it
+            # a task file whose rows differ (it was recomputed after the last consolidation) wins
             frames.append(consolidated[~names.isin(task_files.keys())])
         frames += _read_many(list(task_files.values()))
         return _concat(frames, SELECTED_COLUMNS), False
+
+    @staticmethod
+    def _task_file_digest(path: Path) -> str | None:
+        """The rows digest a task file was written with (from its metadata; its rows when it has none)."""
+        meta = _metadata(pq.read_schema(path))
+        return meta.get("rows_sha256") or rows_digest(_read_parquet(path))
 
     def read_epochs(self) -> pd.DataFrame | None:
         """Per-epoch records of the finished tasks that have them, or None when none has."""
@@ -509,12 +567,14 @@ class ResultStore:
         nothing).
         """
         selected, current = self._read_selected()
-        if not current:
-            write_parquet_atomic(selected, self.selected_path, metadata)
+        if not current or "tasks" not in read_parquet_metadata(self.selected_path):
+            write_parquet_atomic(
+                selected, self.selected_path, {**(metadata or {}), "tasks": task_digests(selected)}
+            )
         return selected
 
     # -- checking
-    def check(self, config: dict | None = None) -> dict[str, dict]:
+    def check(self, config: dict | None = None, consolidated: dict | None = None) -> dict[str, dict]:
         """Check every finished task against the task it claims to be and the run's settings.
 
         Each task file must be readable, hold rows of its own (dataset, net, split, noise) only, and (when
@@ -527,6 +587,11 @@ class ResultStore:
         ----------
         config : dict, optional
             The run's settings (``config.json``'s ``config``); default: read from config.json.
+        consolidated : dict, optional
+            config.json's ``consolidated`` record (:func:`consolidation_record`); default: read from
+            config.json when ``config`` is not given. selected.parquet must be the file it records, and
+            each task's rows must match the digest written beside them, unless every task in it has a task
+            file with the same rows (then it can be rebuilt from them, and is).
 
         Returns
         -------
@@ -539,7 +604,8 @@ class ResultStore:
             Naming each file that fails, the cause and the fix (nothing is deleted).
         """
         if config is None:
-            config = (self.read_config() or {}).get("config", {})
+            record = self.read_config() or {}
+            config, consolidated = record.get("config", {}), record.get("consolidated")
         expected = expected_tasks(config)
         settings = task_settings(config)
         problems: list[str] = []
@@ -551,7 +617,12 @@ class ResultStore:
                 problems.append(str(_unreadable(path, exc)))
                 continue
             meta = _metadata(table.schema)
-            problem = _task_problem(path, name, table.to_pandas(), meta, expected, settings)
+            frame = table.to_pandas()
+            problem = _task_problem(path, name, frame, meta, expected, settings)
+            if problem is None:
+                problem = _edited_problem(path, frame, meta.get("rows_sha256"))
+            if problem is None and "rows_sha256" not in meta:  # written before task files carried it
+                meta = {**meta, "rows_sha256": rows_digest(frame)}
             if problem is None:
                 problem = self._epochs_problem(name, meta)
             if problem is not None:
@@ -566,6 +637,9 @@ class ResultStore:
                 meta = _metadata(table.schema)
                 frame = table.to_pandas()
                 missing = [c for c in KEY_COLUMNS if c not in frame.columns]
+                problem = None if missing else self._consolidated_problem(frame, meta, found, consolidated)
+                if problem is not None:
+                    problems.append(problem)
                 names = _row_task_names(frame) if not missing else pd.Series([], dtype="str")
                 for name, rows in frame.groupby(names, sort=False) if not missing else []:
                     if name in found:
@@ -588,6 +662,51 @@ class ResultStore:
             )
             raise RunDirectoryError(head + text, path=self.path if len(problems) > 1 else None)
         return found
+
+    def _consolidated_problem(
+        self, frame: pd.DataFrame, meta: dict, task_files: dict[str, dict], recorded: dict | None
+    ) -> str | None:
+        """What is wrong with selected.parquet as a whole (None: nothing): rows edited or dropped since it
+        was written (its per-task digests), or a file that is not the one config.json recorded."""
+        path = self.selected_path
+        try:
+            frame = _typed(frame, SELECTED_COLUMNS)
+        except (ValueError, TypeError) as exc:
+            return f"{path}: not a selected-results table ({exc}); {_SET_ASIDE}"
+        digests = task_digests(frame)
+        derivable = bool(digests) and all(
+            name in task_files and task_files[name].get("rows_sha256") == digest
+            for name, digest in digests.items()
+        )
+        if derivable:
+            return None  # every task's rows equal its (checked) task file's: nothing rests on this file alone
+        fix = _selected_fix(path)
+        written = meta.get("tasks")
+        if isinstance(written, dict):
+            edited = sorted(n for n, d in digests.items() if written.get(n) != d)
+            dropped = sorted(set(written) - set(digests))
+            if edited or dropped:
+                what = []
+                if edited:
+                    what.append(f"the rows of {_names(edited)} differ from those it was written with")
+                if dropped:
+                    what.append(f"the rows of {_names(dropped)} were removed")
+                return f"{path}: {' and '.join(what)}: it was edited after mixbench wrote it; {fix}"
+        if recorded is None:
+            if isinstance(written, dict):
+                return (
+                    f"{path}: config.json records no consolidated results, but this file was consolidated by "
+                    f"a run: it comes from another run directory; {fix}"
+                )
+            return None  # a run directory written before mixbench recorded digests: said by load()
+        if not isinstance(written, dict) or consolidation_record(frame)["sha256"] != recorded.get("sha256"):
+            return (
+                f"{path}: not the file this run consolidated (config.json records {recorded.get('tasks')} "
+                f"task(s) with sha256 {str(recorded.get('sha256'))[:12]}..., this file holds "
+                f"{len(digests)} with {consolidation_record(frame)['sha256'][:12]}...): it was copied from "
+                f"another run or restored from another version; {fix}"
+            )
+        return None
 
     def _epochs_problem(self, name: str, task_meta: dict) -> str | None:
         path = self.epochs_dir / f"{name}.parquet"
@@ -672,6 +791,40 @@ _SET_ASIDE = (
     "nothing was deleted. Move the file (and its tasks/ or epochs/ twin) out of the run directory, then "
     "re-run the same `mixbench run` command to recompute that task, or restore the original file"
 )
+
+
+def _selected_fix(path: Path) -> str:
+    n_tasks = len(_final_files(path.parent / "tasks", ".parquet"))
+    if n_tasks:
+        return (
+            "nothing was deleted. Move it out of the run directory and re-run the same `mixbench run` "
+            f"command (or `mixbench run --resume {path.parent}`): it is rebuilt from the {n_tasks} file(s) "
+            "in tasks/ and the tasks that were only in it are recomputed; or restore the original file"
+        )
+    return (
+        "nothing was deleted. Restore the original (e.g. `git checkout -- FILE` or from a backup): it is the "
+        "only copy of these results; or move it out and re-run the same `mixbench run` command to recompute "
+        "every task"
+    )
+
+
+def _names(names: list[str], limit: int = 4) -> str:
+    more = f" and {len(names) - limit} more task(s)" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def _edited_problem(path: Path, frame: pd.DataFrame, written: str | None) -> str | None:
+    """A task file whose rows differ from the digest it was written with (None: they match, or it has none,
+    as task files written before mixbench recorded digests)."""
+    if not written:
+        return None
+    try:
+        now = rows_digest(frame)
+    except (ValueError, TypeError):
+        return None  # a malformed table: _task_problem names it
+    if now != written:
+        return f"{path}: its rows differ from those mixbench wrote (it was edited); {_SET_ASIDE}"
+    return None
 
 
 def _task_label(key: dict) -> str:
@@ -875,7 +1028,7 @@ def load(run_dir: str | os.PathLike, *, epochs: bool = True) -> RunResults:
             f"{store.config_path}: no such file, so {store.path} is not a mixbench run directory; give the "
             "--out directory of a `mixbench run`"
         )
-    finished = set(store.check(config["config"]))
+    finished = set(store.check(config["config"], config.get("consolidated")))
     completeness = store.completeness(config["config"], finished)
     if completeness is not None:
         config = {

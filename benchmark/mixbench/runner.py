@@ -55,7 +55,7 @@ import time
 import tomllib
 import traceback
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,8 +71,8 @@ import pandas as pd
 from joblib.externals.loky.process_executor import TerminatedWorkerError
 
 from mixbench import __version__, data, suites
-from mixbench.engine import select_by_validation, train_bank
-from mixbench.losses import resolve_losses, split_loss_names
+from mixbench.engine import NUMERICS_VERSION, select_by_validation, train_bank
+from mixbench.losses import Loss, get_loss, resolve_losses, split_loss_names
 from mixbench.models import NETS, layer_sizes
 from mixbench.protocol import PRESETS as PROTOCOL_PRESETS
 from mixbench.protocol import PROTOCOL
@@ -81,6 +81,7 @@ from mixbench.results import (
     LOCK_FILE,
     ResultStore,
     RunDirectoryError,
+    consolidation_record,
     task_name,
     task_settings,
 )
@@ -112,7 +113,7 @@ DEFAULT_PRESET = "paper"
 #: Science settings added after the first run directories were written, with their default (the value
 #: every run had before them): left out of :meth:`RunConfig.science` at that value, so older run
 #: directories keep their names and hashes, and a missing one in a stored config.json means that value.
-_LATER_SCIENCE_KEYS = {"eval_batch": 0, "suite_options": {}}
+_LATER_SCIENCE_KEYS = {"eval_batch": 0, "suite_options": {}, "loss_sources": {}}
 _DEFAULTS = {
     **_LATER_SCIENCE_KEYS,
     "suite": "toy",
@@ -140,6 +141,7 @@ SCIENCE_KEYS = (
     "eval_batch",
     "device",
     "suite_options",
+    "loss_sources",
 )
 #: Settings of how and where a run executes; they may change between invocations on one directory.
 EXECUTION_KEYS = ("data_dir", "n_jobs", "backend", "scheduler", "out")
@@ -162,7 +164,9 @@ class RunConfig:
     """The fully resolved settings of a run (see ``mixbench run --help`` for each).
 
     ``datasets`` holds the expanded names; ``label_noise`` the schema strings (``none``,
-    ``symmetric-0.2``); ``losses`` the names as given (registered names or ``module:attr``);
+    ``symmetric-0.2``); ``losses`` the losses' own names, as the result tables show them (a ``module:attr``
+    user loss by the name of the :class:`~mixbench.losses.Loss` it gives), and ``loss_sources`` the
+    ``module:attr`` each user loss was imported from, so a resume, a worker or a report imports it again;
     ``out`` the absolute run directory.
     """
 
@@ -180,6 +184,7 @@ class RunConfig:
     eval_batch: int = PROTOCOL.eval_batch
     device: str = "cpu"
     suite_options: dict = field(default_factory=dict)
+    loss_sources: dict = field(default_factory=dict)
     data_dir: str | None = None
     n_jobs: int = -1
     backend: str = "loky"
@@ -267,20 +272,70 @@ def _scalar(value, key: str, kind: type, check, what: str):
     return number
 
 
-def _split_losses(value) -> list[str]:
-    """Loss names from a list or a comma-separated string (:func:`mixbench.losses.split_loss_names`: names
-    with commas, parameterised names such as ``SCE(alpha=0.1,beta=1)``, and named sets such as
-    ``standard``, ``zoo`` or ``robust``), each checked to name a loss."""
+def _split_losses(value, sources: Mapping | None = None) -> tuple[list[str], dict[str, str]]:
+    """The run's losses from a list or a comma-separated string: their own names and the sources of the
+    user losses among them.
+
+    Names as :func:`mixbench.losses.split_loss_names` reads them (names with commas, parameterised names such
+    as ``SCE(alpha=0.1,beta=1)``, named sets such as ``standard``, ``zoo`` or ``robust``, ``module:attr``),
+    each checked to name a loss. ``sources`` (a resumed run's ``loss_sources``) are imported first, so the
+    names they registered resolve.
+
+    Returns
+    -------
+    names : list of str
+        Each loss's own name (:attr:`Loss.name`), the name its result rows carry.
+    loss_sources : dict
+        ``{name: "module:attr"}`` of the losses imported from a module.
+    """
+    given: list[str] = []
     try:
-        out = split_loss_names(value if isinstance(value, str) else [str(v) for v in _as_list(value)])
-        if not out:
+        imported = {}
+        for name, source in (sources or {}).items():
+            imported[str(name)] = _import_source(str(name), str(source))
+        given = split_loss_names(value if isinstance(value, str) else [str(v) for v in _as_list(value)])
+        if not given:
             raise ValueError("give at least one loss")
-        resolve_losses(out)
+        losses = resolve_losses(given)
+    except ConfigError:
+        raise
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"losses: {exc.args[0] if exc.args else exc}") from None
     except Exception as exc:  # a user module that raises while it is imported
-        raise ConfigError(_import_failure(out, exc)) from None
-    return out
+        raise ConfigError(_import_failure(given or list((sources or {}).values()), exc)) from None
+    names = [loss.name for loss in losses]
+    out_sources = {}
+    for item, loss in zip(given, losses, strict=True):
+        if ":" in item:
+            out_sources[loss.name] = item
+        elif loss.name in imported:
+            out_sources[loss.name] = str(sources[loss.name])
+    return names, out_sources
+
+
+def _import_source(name: str, source: str) -> Loss:
+    """The user loss ``name`` of a stored run, imported from its ``module:attr`` ``source``."""
+    try:
+        loss = get_loss(source)
+    except (KeyError, ImportError, AttributeError) as exc:
+        raise ConfigError(
+            f"losses: the run's loss {name!r} comes from {source!r}, which cannot be imported here "
+            f"({_first_line(str(exc.args[0] if exc.args else exc), 200)}); make that module importable "
+            "(install it, or add its folder to PYTHONPATH) and run again"
+        ) from None
+    if loss.name != name:
+        raise ConfigError(
+            f"losses: {source!r} now gives a loss named {loss.name!r}, but the run's results are of "
+            f"{name!r}; restore that name in the module, or run into another --out directory"
+        )
+    return loss
+
+
+def config_losses(config: RunConfig) -> list[Loss]:
+    """The :class:`~mixbench.losses.Loss` objects of a run (its user losses imported from their sources)."""
+    for name, source in config.loss_sources.items():
+        _import_source(name, source)
+    return resolve_losses(list(config.losses))
 
 
 def _import_failure(names: list[str], exc: Exception) -> str:
@@ -515,10 +570,12 @@ def resolve_config(
     patterns = [str(p) for p in _as_list(values["datasets"])]
     if not patterns:
         raise ConfigError("datasets: give at least one name or glob ('*' for all of the suite's datasets)")
+    loss_names, loss_sources = _split_losses(values["losses"], stored.get("loss_sources"))
     config = RunConfig(
         suite=suite,
         datasets=_expand_datasets(patterns, the_suite),
-        losses=tuple(_split_losses(values["losses"])),
+        losses=tuple(loss_names),
+        loss_sources=loss_sources,
         nets=nets,
         lrs=_numbers(
             values["lrs"], "lrs", float, lambda v: v > 0 and math.isfinite(v), "learning rates are > 0"
@@ -633,8 +690,14 @@ def plan_tasks(config: RunConfig) -> list[Task]:
     return sorted(tasks, key=lambda t: -t.cost)  # sorted() is stable
 
 
-def run_task(task: Task, config: RunConfig) -> dict:
+def run_task(task: Task, config: RunConfig, losses: Sequence[Loss] | None = None) -> dict:
     """Run one task in this process (with one torch thread) and return its tables.
+
+    ``losses`` are the run's :class:`~mixbench.losses.Loss` objects, resolved in the parent and sent to the
+    worker as they are (so a loss registered in the caller's Python session trains in every worker);
+    default :func:`config_losses`. The global random generators (torch, numpy, ``random``) are seeded from
+    the task and the run's seeds for the task's duration, so a loss that draws random numbers gives the same
+    cells in every run and for any ``n_jobs``.
 
     Returns
     -------
@@ -647,9 +710,10 @@ def run_task(task: Task, config: RunConfig) -> dict:
     start = time.perf_counter()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one thread per worker: no oversubscription, same numbers for any n_jobs
+    losses = config_losses(config) if losses is None else list(losses)
     try:
         dataset = task_dataset(task, config)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _seeded_generators(task_generator_seed(task, config.seeds)):
             warnings.simplefilter("ignore")  # e.g. a schedule that gets few epochs: said once in the parent
             result = train_bank(
                 dataset.X,
@@ -659,7 +723,7 @@ def run_task(task: Task, config: RunConfig) -> dict:
                 dataset.test,
                 dataset.n_classes,
                 net=task.net,
-                losses=list(config.losses),
+                losses=losses,
                 lrs=list(config.lrs),
                 seeds=list(config.seeds),
                 epochs=config.epochs,
@@ -687,11 +751,43 @@ def run_task(task: Task, config: RunConfig) -> dict:
         # What the numbers were computed with, checked against the run's settings before a resume counts
         # the task as finished (a hand-edited config.json, a file copied in from another run).
         "settings": task_settings(config.to_dict()),
+        "numerics": NUMERICS_VERSION,
         "mixbench": __version__,
         "torch": torch.__version__,
         "host": platform.node(),
     }
     return {"records": records, "selected": selected, "seconds": seconds, "metadata": metadata}
+
+
+def task_generator_seed(task: Task, seeds: Sequence[int]) -> int:
+    """Seed of the global random generators during a task: a hash of its key and the run's seeds."""
+    text = f"mixbench-generators|{task.dataset}|{task.net}|{int(task.split)}|{task.noise}|{list(seeds)}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
+
+
+@contextlib.contextmanager
+def _seeded_generators(seed: int) -> Iterator[None]:
+    """torch's, numpy's and ``random``'s global generators seeded with ``seed``, restored afterwards.
+
+    The engine draws initial weights and batch orders from generators of its own; these are for a user
+    loss that draws random numbers (dropout-like), which would otherwise depend on what the worker process
+    ran before.
+    """
+    import random
+
+    import torch
+
+    # numpy's legacy global generator on purpose: it is the one a user's np.random.rand() call draws from.
+    numpy_state, random_state = np.random.get_state(), random.getstate()  # noqa: NPY002
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        np.random.seed(seed)  # noqa: NPY002
+        random.seed(seed)
+        try:
+            yield
+        finally:
+            np.random.set_state(numpy_state)  # noqa: NPY002
+            random.setstate(random_state)
 
 
 def _init_worker(parent_pid: int | None = None) -> None:
@@ -727,11 +823,11 @@ def _watch_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="mixbench-parent-watch", daemon=True).start()
 
 
-def _run_task_safely(task: Task, config: RunConfig) -> dict:
+def _run_task_safely(task: Task, config: RunConfig, losses: Sequence[Loss] | None = None) -> dict:
     """:func:`run_task` for a worker: an exception becomes a failure outcome, so the other tasks go on."""
     start = time.perf_counter()
     try:
-        outcome = run_task(task, config)
+        outcome = run_task(task, config, losses)
     except Exception as exc:  # KeyboardInterrupt and SystemExit still stop the run
         return {
             "task": task,
@@ -1066,7 +1162,8 @@ def _outcomes(tasks: list[Task], config: RunConfig, n_workers: int) -> Iterator[
         context = contextlib.nullcontext()
     with context:
         parallel = joblib.Parallel(n_jobs=n_workers, return_as="generator_unordered", batch_size=1, **options)
-        generator = parallel(joblib.delayed(_run_task_safely)(t, config) for t in tasks)
+        losses = config_losses(config)  # sent to the workers as objects (cloudpickle): see run_task
+        generator = parallel(joblib.delayed(_run_task_safely)(t, config, losses) for t in tasks)
         try:
             yield generator
         finally:
@@ -1241,10 +1338,11 @@ def _run_locked(config: RunConfig, store: ResultStore, progress: bool, stopped: 
     tasks = plan_tasks(config)
     # Every finished task is checked against the task it claims to be, the run's settings and the data it
     # was computed from, before it counts as finished.
-    checked = store.check(config.to_dict())
+    checked = store.check(config.to_dict(), (previous or {}).get("consolidated"))
     _check_data(config, checked)
     finished = set(checked)
     todo = [t for t in tasks if t.name not in finished]
+    numerics = _check_numerics(store, previous, checked, bool(todo))
     client = _dask_client(config.scheduler) if config.backend == "dask" and todo else None
     n_workers = _n_workers(config, len(todo), client)
     summary = RunSummary(
@@ -1277,7 +1375,7 @@ def _run_locked(config: RunConfig, store: ResultStore, progress: bool, stopped: 
         )
         if old_history and old_history[-1].get("status") == "running":
             old_history[-1]["status"] = "killed"
-    for loss in resolve_losses(list(config.losses)):
+    for loss in config_losses(config):
         loss.check_epochs(config.epochs)  # warn once here; the workers stay quiet
     suite = config_suite(config)
     suite_record = suite.record(list(config.datasets))  # checksums and preprocessing, into config.json
@@ -1303,6 +1401,8 @@ def _run_locked(config: RunConfig, store: ResultStore, progress: bool, stopped: 
         "backend": config.backend,
         "scheduler": config.scheduler,
         "git_commit": (git or {}).get("commit"),
+        "git_dirty": (git or {}).get("dirty"),
+        "numerics": NUMERICS_VERSION,
         "host": platform.node(),
         "pid": os.getpid(),
     }
@@ -1315,7 +1415,9 @@ def _run_locked(config: RunConfig, store: ResultStore, progress: bool, stopped: 
         "data_dir_resolved": suite.location,
         "suite": suite_record,
         "versions": versions,
-        "git": git,
+        # The code of the tasks already finished until this invocation computes one (see _close_run).
+        "git": (previous or {}).get("git", git) if previous is not None and finished else git,
+        "numerics": numerics,
         "machine": _machine(),
         "first_started": (previous or {}).get("first_started") or started,
         "started": started,
@@ -1385,12 +1487,72 @@ def _run_locked(config: RunConfig, store: ResultStore, progress: bool, stopped: 
     return summary
 
 
+def _check_numerics(
+    store: ResultStore, previous: dict | None, checked: dict[str, dict], todo: bool
+) -> int | None:
+    """The engine numerics version of the run's finished tasks (this engine's when there are none).
+
+    Refuses to add tasks to a run whose finished tasks another engine computed (a version recorded in each
+    task file and in config.json; a run that predates the record counts as another engine), and a run
+    whose finished tasks come from two engines.
+    """
+    if not checked:
+        return NUMERICS_VERSION
+    recorded = (previous or {}).get("numerics")
+    by_version: dict = {}
+    for name, meta in checked.items():
+        version = meta.get("numerics", recorded) if meta else recorded  # {}: rows of selected.parquet
+        by_version.setdefault(version, []).append(name)
+    if len(by_version) > 1:
+        counts = ", ".join(f"{len(v)} by version {k}" for k, v in sorted(by_version.items(), key=str))
+        raise RunDirectoryError(
+            f"{_display(store.path)}: its finished tasks were computed by two engines ({counts}); results of "
+            "two engines must not mix in one run. Move the task files of one version out of tasks/ and "
+            "epochs/ (their metadata's `numerics` says which) and re-run, or start the run over in another "
+            "--out directory",
+            path=store.path,
+        )
+    (version,) = by_version
+    if todo and version != NUMERICS_VERSION:
+        commit = ((previous or {}).get("git") or {}).get("commit")
+        older = (
+            "not recorded (they predate the record, so this engine may differ)"
+            if version is None
+            else f"{version}"
+        )
+        raise RunDirectoryError(
+            f"{_display(store.path)}: its {len(checked)} finished task(s) were computed by engine numerics "
+            f"version {older}, but this mixbench computes version {NUMERICS_VERSION}; tasks of two engines "
+            "must not mix in one run. Finish it with the mixbench that started it"
+            + (f" (git commit {commit[:12]})" if commit else "")
+            + ", or run into another --out directory, or move tasks/, epochs/ and selected.parquet out of it "
+            "to recompute every task with this engine",
+            path=store.config_path,
+        )
+    return version
+
+
+def _computed_by(history: list[dict]) -> list[dict]:
+    """The code that computed the run's tasks: per (git commit, uncommitted changes, numerics version), how
+    many tasks the invocations with that code finished (invocations that computed nothing left out)."""
+    groups: dict[tuple, int] = {}
+    for entry in history:
+        if entry.get("done"):
+            key = (entry.get("git_commit"), entry.get("git_dirty"), entry.get("numerics"))
+            groups[key] = groups.get(key, 0) + int(entry["done"])
+    return [
+        {"commit": commit, "dirty": dirty, "numerics": numerics, "tasks": n}
+        for (commit, dirty, numerics), n in groups.items()
+    ]
+
+
 def _close_run(store, config, summary, record, invocation, history, tasks, todo) -> None:
     """Consolidate and write the final status; a store that cannot be written is said, not raised."""
     try:
         # Count from the store: a Ctrl-C can land between a task's write and the counter's increment.
         summary.done = len(store.finished() & {t.name for t in todo})
         selected = store.consolidate({"settings": task_settings(config.to_dict())})
+        record["consolidated"] = consolidation_record(selected)
         n_failed_now = len(store.read_failures())
     except OSError as exc:
         if summary.store_error is None:
@@ -1412,6 +1574,9 @@ def _close_run(store, config, summary, record, invocation, history, tasks, todo)
     )
     if summary.stopped_by:
         invocation["signal"] = summary.stopped_by
+    if summary.done:
+        record["git"] = {"commit": invocation["git_commit"], "dirty": invocation["git_dirty"]}
+    record["computed_by"] = _computed_by(history)
     record.update(
         finished=invocation["finished"],
         wall_time_s=invocation["wall_time_s"],

@@ -25,7 +25,7 @@ are ``SettingAnalysis.ranks``, the ones every table beside a diagram prints.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -206,7 +206,12 @@ def _sentence(row: dict, baseline: str, rope_pp: str, seeds: list) -> str:
 
 
 def focus_curves(
-    losses: Sequence, *, n_epochs: int = 50, n_classes: int = 10, points: int = 200
+    losses: Sequence,
+    *,
+    n_epochs: int = 50,
+    n_classes: int = 10,
+    points: int = 200,
+    sources: Mapping[str, str] | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Where each loss focuses: ``|d loss / d q_y|`` against ``p_y`` (the reference study's Figure 1), from
     the gradient the engine trains with (:func:`mixbench.losses.gradient_focus`), one curve per phase of a
@@ -219,6 +224,8 @@ def focus_curves(
         ("CE+EL F=0-0.5 (F=0.2)").
     unknown : list of str
         Losses this process cannot resolve (a ``module:attr`` user loss not importable here).
+
+    ``sources`` (a run's ``loss_sources``) gives the ``module:attr`` of each user loss, imported to draw it.
     """
     from mixbench.losses import get_loss, gradient_focus
 
@@ -226,8 +233,8 @@ def focus_curves(
     curves, unknown = {}, []
     for item in losses:
         try:
-            loss = get_loss(item)
-        except (KeyError, ValueError, ImportError, AttributeError, TypeError):
+            loss = get_loss((sources or {}).get(item, item) if isinstance(item, str) else item)
+        except Exception:  # a user module that cannot be imported here (or raises on import)
             unknown.append(str(item))
             continue
         phases = (
@@ -769,7 +776,9 @@ def analyse_selected(
         selected[selected["diverged"].fillna(False).astype(bool)] if "diverged" in selected else selected[:0]
     )
     curves, chosen, reason = _curves(epochs, selected, settings, seeds, splits, noises, nets, curve_datasets)
-    focus, focus_unknown = focus_curves(losses_all, n_epochs=int(epochs_n or 50))
+    focus, focus_unknown = focus_curves(
+        losses_all, n_epochs=int(epochs_n or 50), sources=_config_value(config, "loss_sources")
+    )
     return RunAnalysis(
         settings=settings,
         options=MappingProxyType(options),
