@@ -392,6 +392,94 @@ def test_cli_report_defaults_and_options(tmp_path, monkeypatch):
     ]
 
 
+_OUT_FIX = "give --out a folder that can be written (it is created if needed)"
+
+
+@pytest.mark.parametrize(
+    ("out", "options", "expected"),
+    [
+        ("a-file", ["--html"], f"a-file: is a file, not a folder; {_OUT_FIX}"),
+        ("a-file/sub", ["--html"], f"a-file: is a file, not a folder; {_OUT_FIX}"),
+        ("/proc/x", ["--html"], f"/proc/x: cannot be written (No such file or directory); {_OUT_FIX}"),
+        (
+            "old",
+            ["--pdf"],
+            f"old/report.pdf: is a folder where a file is to be written; remove it, or {_OUT_FIX}",
+        ),
+        (
+            "old",
+            ["--latex"],
+            f"old/latex: is a file where a folder is to be written; remove it, or {_OUT_FIX}",
+        ),
+    ],
+)
+def test_cli_report_refuses_an_output_folder_it_cannot_write(tmp_path, monkeypatch, out, options, expected):
+    """The user's finding: --out <an existing file> and --out /proc/x ended in tracebacks (after the
+    analysis). Now one line, exit 2, before any statistic is computed; what was there stays."""
+    from cli_helpers import mixbench
+
+    write_store(make_run(n_datasets=2, losses=["CE", "EL"], n_epochs=2), tmp_path / "run")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("keep me")
+    (tmp_path / "old" / "report.pdf").mkdir(parents=True)
+    (tmp_path / "old" / "latex").write_text("keep me too")
+    monkeypatch.setattr(an, "analyse_run", lambda *a, **k: pytest.fail("analysed before the check"))
+    monkeypatch.setattr(report, "analyse_run", an.analyse_run)
+    code, stdout, stderr = mixbench("report", "run", "--out", out, *options)
+    assert (code, stdout) == (2, "")
+    assert stderr == f"mixbench report: error: {expected}\n"
+    assert (tmp_path / "a-file").read_text() == "keep me"
+    assert (tmp_path / "old" / "latex").read_text() == "keep me too"
+    assert sorted(p.name for p in (tmp_path / "old").iterdir()) == ["latex", "report.pdf"]
+
+
+def test_a_report_write_that_fails_half_way_is_one_line(tmp_path, monkeypatch):
+    """A disk that fills up while the PDF is written: the HTML already written is named, no traceback."""
+    import errno
+
+    from cli_helpers import mixbench
+
+    write_store(make_run(n_datasets=2, losses=["CE", "EL"], n_epochs=2), tmp_path / "run")
+
+    def full_disk(report_model, path):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(report, "render_pdf", full_disk)
+    out = tmp_path / "out"
+    code, _, stderr = mixbench("report", str(tmp_path / "run"), "--out", str(out), "--n-boot", "50")
+    assert code == 2 and stderr.count("\n") == 1
+    assert stderr.startswith(f"mixbench report: error: {out}: cannot be written (No space left on device); ")
+    assert (
+        f"free space on that disk, or give another folder with --out (written: {out / 'report.html'})"
+        in stderr
+    )
+    assert (out / "report.html").stat().st_size > 0 and not (out / "report.pdf").exists()
+    assert [p.name for p in out.iterdir()] == ["report.html"]  # no temporary file left
+
+
+def test_run_whose_report_folder_is_a_file_keeps_its_results_and_says_how_to_report(tmp_path, monkeypatch):
+    from cli_helpers import mixbench
+    from mixbench import data
+
+    monkeypatch.setattr(data, "repo_root", lambda: tmp_path)
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "small").write_text("not a folder")
+    run_dir = tmp_path / "results" / "small"
+    argv = ["--suite", "toy", "--datasets", "iris", "--losses", "CE,EL", "--nets", "linear", "--seeds", "0"]
+    code, stdout, stderr = mixbench(
+        "run", *argv, "--epochs", "1", "--out", str(run_dir), "--report", "--no-progress"
+    )
+    assert code == 1 and "Verdict against CE" in stdout  # the verdict is printed, the results are stored
+    target = tmp_path / "reports" / "small"
+    assert stderr == (
+        f"mixbench run: the report failed: {target}: is a file, not a folder; write it elsewhere: "
+        f"mixbench report {run_dir} --out DIR\n"
+    )
+    assert len(load(run_dir).selected) == 2
+    code, _, _ = mixbench("report", str(run_dir), "--html", "--n-boot", "50", "--out", str(tmp_path / "r"))
+    assert code == 0 and (tmp_path / "r" / "report.html").exists()
+
+
 def test_cli_report_on_a_directory_that_is_not_a_run(tmp_path, capsys):
     assert cli.main(["report", str(tmp_path)]) == 2
     assert "config.json" in capsys.readouterr().err

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -171,10 +172,97 @@ def test_parameter_names_are_written_one_way_and_bad_ones_are_refused():
         get_loss("Nope(a=1)")
     with pytest.raises(ValueError, match="key=number"):
         get_loss("GCE(q=high)")
-    with pytest.raises(ValueError, match=r"q = 1.5 outside \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"^GCE\(q=1.5\): q must be in \(0, 1\], e.g. GCE\(q=0.7\)$"):
         get_loss("GCE(q=1.5)")
     with pytest.raises(ValueError, match="integer"):
         get_loss("Taylor CE(t=2.5)")
+
+
+# Each parameter's valid values, written out from the loss's definition (not read from losses.py): the rule
+# as the message says it, values just outside it (and NaN, infinities), values at or near its bounds.
+PARAMETER_RULES = [
+    ("GCE", "q", "in (0, 1]", [0, -0.1, 1.01], [1e-3, 1]),  # (1 - p^q) / q: q = 0 divides by 0
+    ("Poly-1", "eps", "a finite number >= -1", [-1.5], [-1, 0, 3]),  # CE + eps (1 - p): decreasing in p
+    ("Focal", "gamma", "a finite number >= 0", [-0.5], [0, 0.5, 5]),
+    ("Focal", "alpha", "a finite number > 0", [0, -0.25], [1e-3, 2]),
+    ("SCE", "alpha", "a finite number > 0", [0, -1], [0.5, 6]),
+    ("SCE", "beta", "a finite number > 0", [0, -1], [0.1]),
+    ("NCE+RCE", "alpha", "a finite number > 0", [0, -1], [10]),
+    ("NCE+RCE", "beta", "a finite number > 0", [0], [0.1]),
+    ("Tamed CE", "alpha", "in [0, 1)", [1, -0.1, 1.5], [0, 0.9]),  # / (1 - a): a = 1 divides by 0
+    ("Taylor CE", "t", "an integer >= 1", [0, 2.5, -1], [1, 3]),  # a number of terms
+    ("LS", "eps", "in [0, 1)", [1, -0.1], [0, 0.5]),  # e = 1: the uniform target, no label left
+    ("Sigmoid-MSE", "margin", "in [0, 0.5)", [0.5, -0.1], [0, 0.45]),  # targets 1-m above m
+    ("Sigmoid-MSE+OR", "margin", "in [0, 0.5)", [0.5, 0.7], [0, 0.2]),
+]
+
+
+@pytest.mark.parametrize(("base", "key", "rule", "refused", "accepted"), PARAMETER_RULES)
+def test_loss_parameters_outside_their_range_are_refused_with_the_range(base, key, rule, refused, accepted):
+    for value in [*refused, math.nan, math.inf, -math.inf]:
+        with pytest.raises(ValueError) as info:
+            get_loss(f"{base}({key}={value})")
+        message = str(info.value)
+        assert message.startswith(f"{base}({key}={value:g}): {key} must be {rule}, e.g. {base}({key}=")
+        assert "\n" not in message
+    q, y = random_problem(40, 5, seed=2)
+    for value in accepted:  # the bounds that belong to the range train: finite loss and gradient
+        loss = get_loss(f"{base}({key}={value})")
+        assert torch.isfinite(loss.per_sample(q, y)).all() and torch.isfinite(loss.grad(q, y)).all()
+
+
+def test_every_parameter_of_every_parameterised_loss_has_a_rule_and_refuses_nan():
+    """A loss added to the zoo without constraints for its parameters fails here."""
+    with_parameters = {base: defaults for base, (defaults, *_) in losses._FACTORIES.items() if defaults}
+    assert {(base, key) for base, key, *_ in PARAMETER_RULES} == {
+        (base, key) for base, defaults in with_parameters.items() for key in defaults
+    }
+    for base, defaults in with_parameters.items():
+        for key in defaults:
+            with pytest.raises(ValueError, match=f"^{re.escape(base)}\\({key}=nan\\): {key} must be"):
+                get_loss(f"{base}({key}=nan)")
+
+
+def test_a_user_factory_takes_constraints_and_its_parameters_must_be_finite(monkeypatch):
+    monkeypatch.setattr(losses, "_REGISTRY", dict(losses._REGISTRY))
+    monkeypatch.setattr(losses, "_FACTORIES", dict(losses._FACTORIES))
+    monkeypatch.setattr(losses, "_PARSED", {})
+
+    def scaled_ce(name, w, b):
+        return losses.Loss(name, {"ce": w, "el": b})
+
+    losses.register_loss_factory("ScaledCE", {"w": 1.0, "b": 0.0}, scaled_ce, {"w": losses.Interval(0, 10)})
+    assert get_loss("ScaledCE(w=10,b=-3)").coefficients == {"ce": 10.0, "el": -3.0}
+    with pytest.raises(ValueError, match=r"^ScaledCE\(w=11\): w must be in \[0, 10\], e.g. ScaledCE\(w=1\)$"):
+        get_loss("ScaledCE(w=11)")
+    with pytest.raises(
+        ValueError, match=r"^ScaledCE\(b=inf\): b must be a finite number, e.g. ScaledCE\(b=0\)$"
+    ):
+        get_loss("ScaledCE(b=inf)")
+    with pytest.raises(ValueError, match="w must be in"):  # a default outside its own rule
+        losses.register_loss_factory("Bad", {"w": 20.0}, scaled_ce, {"w": losses.Interval(0, 10)})
+    with pytest.raises(ValueError, match="constraints for no parameter"):
+        losses.register_loss_factory("Bad", {"w": 1.0}, scaled_ce, {"v": losses.Interval(0, 10)})
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("run", "--suite", "toy", "--losses", "CE,Poly-1(eps=nan)"),
+        ("losses", "show", "Poly-1(eps=nan)"),
+        ("bench", "--suite", "toy", "--datasets", "iris", "--no-memory", "--losses", "Poly-1(eps=nan)"),
+    ],
+)
+def test_a_nan_loss_parameter_is_one_line_at_the_command_line(argv, tmp_path, monkeypatch):
+    """The user's finding: Poly-1(eps=nan) was accepted, then every learning rate 'diverged'."""
+    from cli_helpers import mixbench
+
+    monkeypatch.chdir(tmp_path)
+    code, _, stderr = mixbench(*argv)
+    assert code == 2
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr
+    assert "Poly-1(eps=nan): eps must be a finite number >= -1, e.g. Poly-1(eps=1)" in stderr
+    assert not list(tmp_path.iterdir())  # nothing written: no run directory, no figure
 
 
 @pytest.mark.parametrize("dtype", (torch.float32, torch.float64))
@@ -426,6 +514,57 @@ def test_losses_show_prints_formula_and_source_and_writes_the_figure(tmp_path, c
     assert main(["losses", "show", "Nope"]) == 2
     assert main(["losses", "list"]) == 0
     assert "robust: CE, MAE, GCE" in capsys.readouterr().out
+
+
+_FIGURE_FIX = "give --out a file ending in .png, .pdf or .svg"
+
+
+@pytest.mark.parametrize(
+    ("out", "expected"),
+    [
+        (
+            "focus.txt",
+            f"focus.txt: extension '.txt' is not supported; {_FIGURE_FIX} (e.g. --out loss-focus.png)",
+        ),
+        ("focus", f"focus: no extension; {_FIGURE_FIX}"),
+        (
+            "plots",
+            f"plots: is a folder; {_FIGURE_FIX} (e.g. --out loss-focus.png, or --out plots/loss-focus.png)",
+        ),
+        (
+            "a-file/focus.png",
+            "a-file: is a file, not a folder; give --out a file in a folder that can be written",
+        ),
+        ("/proc/mixbench/focus.png", "/proc/mixbench: cannot be written"),
+    ],
+)
+def test_losses_show_refuses_an_output_it_cannot_write_before_drawing(out, expected, tmp_path, monkeypatch):
+    """The user's finding: --out focus.txt ended in a traceback; a folder, or no extension, wrote a file
+    elsewhere than the path printed."""
+    from cli_helpers import mixbench
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("keep me")
+    (tmp_path / "plots").mkdir()
+    code, stdout, stderr = mixbench("losses", "show", "GCE", "--out", out)
+    assert (code, stdout) == (2, "")  # said before any formula is printed
+    assert stderr.startswith(f"mixbench losses: error: {expected}") and stderr.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a-file", "plots"]  # nothing written or moved
+    assert (tmp_path / "a-file").read_text() == "keep me"
+
+
+def test_losses_show_writes_upper_case_extensions_and_refuses_bad_counts(tmp_path, monkeypatch):
+    from cli_helpers import mixbench
+
+    monkeypatch.chdir(tmp_path)
+    code, stdout, _ = mixbench("losses", "show", "GCE", "--out", "sub/Focus.SVG")
+    assert code == 0 and stdout.endswith("figure: sub/Focus.SVG\n")
+    assert (tmp_path / "sub" / "Focus.SVG").read_text().lstrip().startswith("<?xml")
+    for option, value in (("--classes", "1"), ("--classes", "100000000"), ("--epochs", "0")):
+        code, stdout, stderr = mixbench("losses", "show", "GCE", "--out", "other.png", option, value)
+        assert (code, stdout) == (2, "")  # argparse's usage error, before anything is drawn
+        assert f"error: argument {option}: {value} is" in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "other.png").exists()
 
 
 def test_bench_losses_smoke():

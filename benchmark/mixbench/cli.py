@@ -401,7 +401,8 @@ def _finish_run(out, *, write_report: bool) -> int:
 
     from mixbench.analysis import analyse_run
     from mixbench.data import repo_root
-    from mixbench.report import format_verdict, render_report
+    from mixbench.report import OutputError, format_verdict, render_report
+    from mixbench.report.output import check_output_dir
     from mixbench.results import load
 
     try:
@@ -415,17 +416,21 @@ def _finish_run(out, *, write_report: bool) -> int:
         return 0
     target = (repo_root() or Path.cwd()) / "reports" / Path(out).name
     try:
+        # run has no option for this folder: the fix is `mixbench report`'s --out
+        check_output_dir(target, ["report.html"], fix=f"write it elsewhere: mixbench report {out} --out DIR")
         paths = render_report(run, target, html=True, pdf=False, analysis=analysis)
     except Exception as exc:  # the results are safe; say why the report could not be made
-        print(f"mixbench run: the report failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        why = str(exc) if isinstance(exc, OutputError) else f"{type(exc).__name__}: {exc}"
+        print(f"mixbench run: the report failed: {why}", file=sys.stderr)
         return 1
     print(f"\nreport: {paths['html']}  (PDF and LaTeX: mixbench report {out} --pdf --latex)")
     return 0
 
 
 # --- bench ------------------------------------------------------------------------------------------
-def _int_at_least(minimum: int):
-    """An argparse type: an integer >= ``minimum`` (else argparse's one-line usage error)."""
+def _int_at_least(minimum: int, maximum: int | None = None):
+    """An argparse type: an integer >= ``minimum`` (and <= ``maximum``; else argparse's one-line usage
+    error)."""
 
     def parse(text: str) -> int:
         try:
@@ -434,6 +439,8 @@ def _int_at_least(minimum: int):
             raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{value} is below the least allowed, {minimum}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"{value} is above the most allowed, {maximum}")
         return value
 
     return parse
@@ -690,7 +697,7 @@ def _report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from mixbench.data import repo_root
-    from mixbench.report import render_report
+    from mixbench.report import OutputError, render_report
     from mixbench.results import load
 
     run_dir = Path(args.run_dir)
@@ -724,6 +731,9 @@ def _report(args: argparse.Namespace) -> int:
             n_boot=args.n_boot,
             curve_datasets=curves,
         )
+    except OutputError as exc:  # the place, not the run: said before the analysis, nothing lost
+        print(f"mixbench report: error: {exc}", file=sys.stderr)
+        return 2
     except ValueError as exc:
         print(f"mixbench report: error: {run_dir}: {exc}", file=sys.stderr)
         return 1
@@ -733,6 +743,10 @@ def _report(args: argparse.Namespace) -> int:
 
 
 # --- losses -----------------------------------------------------------------------------------------
+#: Most classes ``losses show`` draws at: its curves hold 400 x C logits (10 MB at this bound).
+_MAX_SHOWN_CLASSES = 3000
+
+
 def add_losses_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "losses",
@@ -754,8 +768,15 @@ def add_losses_parser(sub: argparse._SubParsersAction) -> None:
     p_show.add_argument(
         "--out", default="loss-focus.png", help="figure file, .png .pdf or .svg (default: %(default)s)"
     )
-    p_show.add_argument("--classes", type=int, default=10, help="classes of the logits (default 10)")
-    p_show.add_argument("--epochs", type=int, default=50, help="run length for scheduled losses (default 50)")
+    p_show.add_argument(
+        "--classes",
+        type=_int_at_least(2, _MAX_SHOWN_CLASSES),
+        default=10,
+        help=f"classes of the logits, 2..{_MAX_SHOWN_CLASSES} (default 10)",
+    )
+    p_show.add_argument(
+        "--epochs", type=_int_at_least(1), default=50, help="run length for scheduled losses (default 50)"
+    )
     p_show.add_argument("--normalise", action="store_true", help="scale each curve to a maximum of 1")
     p_show.set_defaults(func=_losses_show)
 
@@ -773,9 +794,11 @@ def _losses_list(args: argparse.Namespace) -> int:
 
 def _losses_show(args: argparse.Namespace) -> int:
     from mixbench.losses import describe_loss, resolve_losses, split_loss_names
-    from mixbench.report.loss_focus import save_loss_focus
+    from mixbench.report.loss_focus import check_figure_path, save_loss_focus
+    from mixbench.report.output import OutputError
 
     try:
+        check_figure_path(args.out)  # before anything is printed or drawn
         names = split_loss_names(",".join(args.names))
         chosen = resolve_losses(names)
     except (KeyError, TypeError, ValueError) as exc:
@@ -783,9 +806,13 @@ def _losses_show(args: argparse.Namespace) -> int:
         return 2
     for loss in chosen:
         print(describe_loss(loss))
-    path = save_loss_focus(
-        chosen, args.out, n_classes=args.classes, n_epochs=args.epochs, normalise=args.normalise
-    )
+    try:
+        path = save_loss_focus(
+            chosen, args.out, n_classes=args.classes, n_epochs=args.epochs, normalise=args.normalise
+        )
+    except OutputError as exc:  # e.g. the disk filled up while writing
+        print(f"mixbench losses: error: {exc}", file=sys.stderr)
+        return 2
     print(f"figure: {path}")
     return 0
 

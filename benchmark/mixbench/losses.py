@@ -654,9 +654,79 @@ def _check_user_output(name: str, what: str, out, shape, grad: bool, elementwise
         )
 
 
+# --- parameters of parameterised losses ---------------------------------------------------------------
+_CLOSED = {"both": (True, True), "left": (True, False), "right": (False, True), "neither": (False, False)}
+
+
+@dataclass(frozen=True)
+class Interval:
+    """The valid values of a loss parameter, as scikit-learn's ``Interval`` parameter constraint.
+
+    Parameters
+    ----------
+    low, high : float or None
+        The bounds; None for no bound on that side. Values must be finite in any case: NaN and infinity
+        are never valid.
+    closed : {"both", "left", "right", "neither"}
+        Which bounds are valid values themselves.
+    integer : bool
+        Only whole numbers are valid (e.g. the order of a series).
+    """
+
+    low: float | None
+    high: float | None
+    closed: str = "both"
+    integer: bool = False
+
+    def __post_init__(self) -> None:
+        if self.closed not in _CLOSED:
+            raise ValueError(f"closed must be one of {', '.join(_CLOSED)}, got {self.closed!r}")
+
+    def __contains__(self, value: float) -> bool:
+        if not math.isfinite(value) or (self.integer and not float(value).is_integer()):
+            return False
+        left, right = _CLOSED[self.closed]
+        above = self.low is None or (value >= self.low if left else value > self.low)
+        below = self.high is None or (value <= self.high if right else value < self.high)
+        return above and below
+
+    def __str__(self) -> str:
+        """``in (0, 1]``, ``a finite number >= 0``, ``an integer >= 1``: the rule as a message says it."""
+        left, right = _CLOSED[self.closed]
+        kind = "an integer" if self.integer else "a finite number"
+        if self.low is not None and self.high is not None:
+            span = f"{'[' if left else '('}{self.low:g}, {self.high:g}{']' if right else ')'}"
+            return f"{kind} in {span}" if self.integer else f"in {span}"
+        if self.low is not None:
+            return f"{kind} {'>=' if left else '>'} {self.low:g}"
+        if self.high is not None:
+            return f"{kind} {'<=' if right else '<'} {self.high:g}"
+        return kind
+
+
+#: The rule for a parameter without a constraint of its own: any finite number.
+ANY_FINITE = Interval(None, None)
+
+
+def validate_loss_parameters(
+    base: str, params: dict[str, float], constraints: dict[str, Interval], defaults: dict[str, float]
+) -> None:
+    """Raise ``ValueError`` naming the first parameter of ``params`` outside its constraint.
+
+    The message gives the parameter as written, the rule and a valid example (the default), e.g.
+    ``GCE(q=nan): q must be in (0, 1], e.g. GCE(q=0.7)``. A parameter without a constraint must be finite.
+    """
+    for key, value in params.items():
+        rule = constraints.get(key, ANY_FINITE)
+        if value not in rule:
+            example = f", e.g. {base}({key}={defaults[key]:g})" if key in defaults else ""
+            raise ValueError(f"{base}({key}={value:g}): {key} must be {rule}{example}")
+
+
 _REGISTRY: dict[str, Loss] = {}
-#: Losses with parameters: base name -> (default parameters, builder(name, **parameters) -> Loss).
-_FACTORIES: dict[str, tuple[dict[str, float], Callable[..., Loss]]] = {}
+#: Losses with parameters: base name -> (default parameters, builder(name, **parameters) -> Loss,
+#: each parameter's valid values).
+_FACTORIES: dict[str, tuple[dict[str, float], Callable[..., Loss], dict[str, Interval]]] = {}
 _PARSED: dict[str, Loss] = {}  # parameterised names already built
 
 
@@ -698,10 +768,24 @@ def register_loss(
     return loss
 
 
-def register_loss_factory(base: str, defaults: dict[str, float], build: Callable[..., Loss]) -> Loss:
+def register_loss_factory(
+    base: str,
+    defaults: dict[str, float],
+    build: Callable[..., Loss],
+    constraints: dict[str, Interval] | None = None,
+) -> Loss:
     """Register a loss with parameters: ``build(name, **parameters) -> Loss``. ``base`` names it with its
-    ``defaults``; ``base(key=value, ...)`` (e.g. ``GCE(q=0.5)``) builds it with other values."""
-    _FACTORIES[base] = (dict(defaults), build)
+    ``defaults``; ``base(key=value, ...)`` (e.g. ``GCE(q=0.5)``) builds it with other values.
+
+    ``constraints`` maps parameters to their valid values (:class:`Interval`); a name is checked against
+    them where it is parsed, before ``build`` is called. A parameter without one must be finite.
+    """
+    constraints = dict(constraints or {})
+    unknown = sorted(set(constraints) - set(defaults))
+    if unknown:
+        raise ValueError(f"register_loss_factory({base!r}): constraints for no parameter: {unknown}")
+    validate_loss_parameters(base, defaults, constraints, {})  # the defaults themselves must be valid
+    _FACTORIES[base] = (dict(defaults), build, constraints)
     return register_loss(build(base, **defaults), replace=True)
 
 
@@ -734,12 +818,13 @@ def _build_parsed(name: str) -> Loss | None:
         return None
     base, params = parsed
     if base not in _FACTORIES:
-        known = ", ".join(f"{b}({', '.join(d)})" for b, (d, _) in _FACTORIES.items() if d)
+        known = ", ".join(f"{b}({', '.join(d)})" for b, (d, *_) in _FACTORIES.items() if d)
         raise KeyError(f"unknown loss {base!r} in {name!r}; losses with parameters: {known}")
-    defaults, build = _FACTORIES[base]
+    defaults, build, constraints = _FACTORIES[base]
     unknown = sorted(set(params) - set(defaults))
     if unknown:
         raise KeyError(f"loss {name!r}: no parameter {', '.join(unknown)}; {base} takes {sorted(defaults)}")
+    validate_loss_parameters(base, params, constraints, defaults)
     canonical = f"{base}({','.join(f'{k}={_format_value(params[k])}' for k in defaults if k in params)})"
     if canonical not in _PARSED:
         try:
@@ -996,13 +1081,7 @@ for _loss in (
     register_loss(_loss)
 
 
-def _check_range(name: str, value: float, low: float, high: float, closed_high: bool = True) -> None:
-    if not (low <= value <= high if closed_high else low <= value < high):
-        raise ValueError(f"{name} = {value:g} outside [{low:g}, {high:g}{']' if closed_high else ')'}")
-
-
 def _focal(name: str, alpha: float, gamma: float) -> Loss:
-    _check_range("gamma", gamma, 0.0, math.inf)
     return Loss(
         name,
         {"focal_alpha": alpha, "focal_gamma": gamma},
@@ -1012,7 +1091,6 @@ def _focal(name: str, alpha: float, gamma: float) -> Loss:
 
 
 def _sigmoid_mse(name: str, margin: float) -> Loss:
-    _check_range("margin", margin, 0.0, 0.5, closed_high=False)
     if margin == 0:
         plain = "sum_c (sigmoid(q_c) - onehot_c)^2"
         return Loss(name, {"sigmoid": 1.0}, description=plain, source=_OUTPUT_RESET)
@@ -1026,7 +1104,6 @@ def _sigmoid_mse(name: str, margin: float) -> Loss:
 
 
 def _output_reset(name: str, margin: float) -> Loss:
-    _check_range("margin", margin, 0.0, 0.5, closed_high=False)
     return Loss(
         name,
         {"sigmoid": 1.0, "margin": margin, "reset": 1.0},
@@ -1066,9 +1143,6 @@ def _mae(name: str) -> Loss:
 
 
 def _gce(name: str, q: float) -> Loss:
-    _check_range("q", q, 0.0, 1.0)
-    if q == 0:
-        raise ValueError("q = 0 is CE; give q in (0, 1]")
     return Loss(
         name,
         p_true=PTrueForm(partial(_gce_value, q=q), partial(_gce_weight, q=q)),
@@ -1079,7 +1153,6 @@ def _gce(name: str, q: float) -> Loss:
 
 
 def _tamed(name: str, alpha: float) -> Loss:
-    _check_range("alpha", alpha, 0.0, 1.0, closed_high=False)
     return Loss(
         name,
         p_true=PTrueForm(partial(_tamed_value, alpha=alpha), partial(_tamed_weight, alpha=alpha)),
@@ -1090,8 +1163,6 @@ def _tamed(name: str, alpha: float) -> Loss:
 
 
 def _taylor(name: str, t: float) -> Loss:
-    if t != int(t) or t < 1:
-        raise ValueError(f"t = {t:g}: the order is an integer >= 1")
     t = int(t)
     return Loss(
         name,
@@ -1124,7 +1195,6 @@ def _nce_rce(name: str, alpha: float, beta: float) -> Loss:
 
 
 def _label_smoothing(name: str, eps: float) -> Loss:
-    _check_range("eps", eps, 0.0, 1.0)
     return Loss(
         name,
         probs=ProbForm(partial(_ls_value, eps=eps), partial(_ls_grad, eps=eps)),
@@ -1152,20 +1222,39 @@ def _sigmoid_mse_mean(name: str) -> Loss:
     )
 
 
-register_loss_factory("Focal", {"alpha": 0.25, "gamma": 2.0}, _focal)
-register_loss_factory("Sigmoid-MSE", {"margin": 0.0}, _sigmoid_mse)
-register_loss_factory("Sigmoid-MSE+OR", {"margin": OUTPUT_RESET_MARGIN}, _output_reset)
-register_loss_factory("MAE", {}, _mae)
-register_loss_factory("GCE", {"q": 0.7}, _gce)
-register_loss_factory("Tamed CE", {"alpha": 0.5}, _tamed)
-register_loss_factory("MPCE", {}, _mpce)
-register_loss_factory("SCE", {"alpha": 0.1, "beta": 1.0}, _sce)
-register_loss_factory("NCE+RCE", {"alpha": 1.0, "beta": 1.0}, _nce_rce)
-register_loss_factory("Taylor CE", {"t": 2}, _taylor)
-register_loss_factory("Poly-1", {"eps": 1.0}, _poly1)
-register_loss_factory("LS", {"eps": 0.1}, _label_smoothing)
-register_loss_factory("Brier", {}, _brier)
-register_loss_factory("Sigmoid-MSE mean", {}, _sigmoid_mse_mean)
+_POSITIVE = Interval(0.0, None, closed="neither")
+_NON_NEGATIVE = Interval(0.0, None, closed="left")
+_MARGIN = Interval(0.0, 0.5, closed="left")  # targets 1 - m above m: the true class stays the higher one
+
+#: The parameterised losses: base name -> (default parameters, builder, valid values of each parameter).
+#: The constraints (scikit-learn's ``_parameter_constraints``) come from each loss's definition and are
+#: checked where a name such as ``GCE(q=0.5)`` is parsed, before the loss is built.
+_FACTORY_TABLE: dict[str, tuple[dict[str, float], Callable[..., Loss], dict[str, Interval]]] = {
+    # alpha scales the loss (<= 0: nothing or the wrong way to learn); gamma >= 0 (0 is CE)
+    "Focal": ({"alpha": 0.25, "gamma": 2.0}, _focal, {"alpha": _POSITIVE, "gamma": _NON_NEGATIVE}),
+    "Sigmoid-MSE": ({"margin": 0.0}, _sigmoid_mse, {"margin": _MARGIN}),
+    "Sigmoid-MSE+OR": ({"margin": OUTPUT_RESET_MARGIN}, _output_reset, {"margin": _MARGIN}),
+    "MAE": ({}, _mae, {}),
+    # L_q = (1 - p^q) / q: q -> 0 is CE (0 itself divides by 0), q = 1 is MAE's 1 - p_y
+    "GCE": ({"q": 0.7}, _gce, {"q": Interval(0.0, 1.0, closed="right")}),
+    # ((1 + CE)^(1-a) - 1) / (1 - a): a = 0 is CE, a = 1 divides by 0, a > 1 makes the loss bounded above
+    "Tamed CE": ({"alpha": 0.5}, _tamed, {"alpha": Interval(0.0, 1.0, closed="left")}),
+    "MPCE": ({}, _mpce, {}),
+    # alpha CE + beta RCE with both weights positive (Wang et al.)
+    "SCE": ({"alpha": 0.1, "beta": 1.0}, _sce, {"alpha": _POSITIVE, "beta": _POSITIVE}),
+    # alpha NCE + beta RCE, alpha, beta > 0 (Ma et al.'s active-passive loss)
+    "NCE+RCE": ({"alpha": 1.0, "beta": 1.0}, _nce_rce, {"alpha": _POSITIVE, "beta": _POSITIVE}),
+    # the order of CE's Taylor series: a whole number of terms, at least one
+    "Taylor CE": ({"t": 2}, _taylor, {"t": Interval(1, None, closed="left", integer=True)}),
+    # CE + eps (1 - p_y): eps >= -1 keeps the loss decreasing in p_y (Leng et al.)
+    "Poly-1": ({"eps": 1.0}, _poly1, {"eps": Interval(-1.0, None, closed="left")}),
+    # target (1 - e) onehot + e / C: e = 1 is the uniform target, which carries no label
+    "LS": ({"eps": 0.1}, _label_smoothing, {"eps": Interval(0.0, 1.0, closed="left")}),
+    "Brier": ({}, _brier, {}),
+    "Sigmoid-MSE mean": ({}, _sigmoid_mse_mean, {}),
+}
+for _base, (_defaults, _build, _constraints) in _FACTORY_TABLE.items():
+    register_loss_factory(_base, _defaults, _build, _constraints)
 
 #: Published baselines beyond the standard eight, with their papers' constants.
 ZOO_LOSSES = ("MAE", "GCE", "Tamed CE", "MPCE", "SCE", "NCE+RCE", "Taylor CE", "Poly-1", "LS", "Brier")

@@ -26,6 +26,7 @@ from mixbench.report.figures import (
 from mixbench.report.html import render_html
 from mixbench.report.latex import write_latex
 from mixbench.report.markdown import markdown_results, markdown_study
+from mixbench.report.output import OutputError, check_output_dir, unwritable
 from mixbench.report.pdf import render_pdf
 from mixbench.report.terminal import format_verdict
 from mixbench.results import atomic_path
@@ -35,6 +36,7 @@ if TYPE_CHECKING:  # for the type hints only: importing the store at run time wo
 
 __all__ = [
     "render_report",
+    "OutputError",
     "build_report",
     "render_html",
     "render_pdf",
@@ -99,7 +101,8 @@ def render_report(
     run : RunResults
         As returned by ``mixbench.results.load(run_dir)``.
     out_dir : path
-        Folder for ``report.html``, ``report.pdf`` and ``latex/`` (created if needed).
+        Folder for ``report.html``, ``report.pdf`` and ``latex/`` (created if needed, and checked before
+        the analysis is computed).
     html, pdf, latex : bool
         Which formats to write.
     run_name : str, optional
@@ -114,10 +117,18 @@ def render_report(
     -------
     paths : dict
         ``{'html': Path, 'pdf': Path, 'latex': Path (the folder)}`` for the formats written.
+
+    Raises
+    ------
+    OutputError
+        ``out_dir`` cannot be written (a file, a folder where a report file goes, no permission, a full
+        disk); said before the analysis where it can be. A report file already there stays whole.
     """
     if not (html or pdf or latex):
         raise ValueError("nothing to render: pass html=True, pdf=True and / or latex=True")
     _check_run(run)
+    names = [name for name, wanted in (("report.html", html), ("report.pdf", pdf)) if wanted]
+    out = check_output_dir(out_dir, files=names, folders=["latex"] if latex else [])
     if analysis is None:
         analysis = analyse_run(
             run,
@@ -131,18 +142,28 @@ def render_report(
         )
     name = run_name or run_name_of(run)
     epochs = getattr(run, "epochs", None)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
+    try:
+        _write_formats(analysis, name, epochs, out, paths, html=html, pdf=pdf, latex=latex)
+    except OSError as exc:  # e.g. the disk filled up: the files written so far are whole, and said
+        where = Path(exc.filename) if exc.filename else out
+        if where.name.startswith("."):  # the temporary file: name the folder
+            where = where.parent
+        done = f" (written: {', '.join(map(str, paths.values()))})" if paths else ""
+        raise unwritable(where, exc, f"give another folder with --out{done}") from None
+    return paths
+
+
+def _write_formats(analysis, name, epochs, out: Path, paths: dict, *, html, pdf, latex) -> None:
+    """Write the formats asked for into ``out``, adding each one's path to ``paths`` once it is written."""
     if html or pdf:
         report = build_report(analysis, run_name=name, has_epochs=epochs is not None and len(epochs) > 0)
         if html:
             page = render_html(report)
+            _write_atomically(out / "report.html", lambda p: p.write_text(page, encoding="utf-8"))
             paths["html"] = out / "report.html"
-            _write_atomically(paths["html"], lambda p: p.write_text(page, encoding="utf-8"))
         if pdf:
+            _write_atomically(out / "report.pdf", lambda p: render_pdf(report, p))
             paths["pdf"] = out / "report.pdf"
-            _write_atomically(paths["pdf"], lambda p: render_pdf(report, p))
     if latex:
         paths["latex"] = write_latex(analysis, out / "latex")
-    return paths

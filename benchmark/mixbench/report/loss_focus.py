@@ -17,8 +17,13 @@ from matplotlib.figure import Figure
 from mixbench.analysis.verdict import focus_curves
 from mixbench.losses import Loss, get_loss
 from mixbench.report.figures import loss_colors
+from mixbench.report.output import check_output_file, unwritable
+from mixbench.results import atomic_path
 
-__all__ = ["loss_focus_figure", "plot_loss_focus", "save_loss_focus"]
+__all__ = ["FIGURE_SUFFIXES", "check_figure_path", "loss_focus_figure", "plot_loss_focus", "save_loss_focus"]
+
+#: The file types :func:`save_loss_focus` writes, by extension.
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
 
 
 def plot_loss_focus(
@@ -87,9 +92,24 @@ def loss_focus_figure(
     return fig
 
 
+def check_figure_path(path: str | Path, option: str = "--out") -> Path:
+    """``path`` if a figure can be written there (an extension of :data:`FIGURE_SUFFIXES`, a folder that
+    can be written, created if needed); else :class:`~mixbench.report.output.OutputError` naming
+    ``option`` in its fix. Cheap: call it before anything is computed."""
+    return check_output_file(path, FIGURE_SUFFIXES, option=option, example="loss-focus.png")
+
+
 def save_loss_focus(losses: Sequence[str | Loss], path: str | Path, **kwargs) -> Path:
-    """Draw :func:`loss_focus_figure` into ``path`` (PNG, PDF or SVG, by its suffix); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    loss_focus_figure(losses, **kwargs).savefig(path, dpi=150)
+    """Draw :func:`loss_focus_figure` into ``path`` (PNG, PDF or SVG, by its extension); returns the path.
+
+    ``path`` is checked first (:func:`check_figure_path`); the figure is written to a temporary file
+    renamed over ``path``, so an existing figure is never left half-written.
+    """
+    path = check_figure_path(path)
+    fig = loss_focus_figure(losses, **kwargs)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=path.suffix[1:].lower(), dpi=150)
+    except OSError as exc:
+        raise unwritable(path, exc, "give --out a file in a folder that can be written") from None
     return path
