@@ -546,3 +546,88 @@ def test_noise_names_follow_the_result_schema():
     assert data.parse_noise("none") == (0.0, "symmetric")
     with pytest.raises(ValueError, match="KIND-RATE"):
         data.parse_noise("symmetric-2")
+
+
+# --- learnable noise rates ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("kind", "n_classes", "largest_refused", "largest_accepted"),
+    [
+        ("symmetric", None, 1.0, 0.99),  # below (C-1)/C < 1 for every C
+        ("symmetric", 2, 0.5, 0.49),
+        ("symmetric", 3, 2 / 3, 0.66),
+        ("symmetric", 10, 0.9, 0.89),
+        ("pairflip", None, 0.5, 0.49),
+        ("pairflip", 10, 0.5, 0.49),
+    ],
+)
+def test_noise_rates_are_refused_where_the_true_label_is_no_longer_the_most_frequent(
+    kind, n_classes, largest_refused, largest_accepted
+):
+    assert data.check_noise_rate(largest_accepted, kind, n_classes) == largest_accepted
+    assert data.check_noise_rate(0.0, kind, n_classes) == 0.0
+    for rate in (largest_refused, 1.0, -0.1, float("nan")):
+        with pytest.raises(ValueError, match=rf"; give a rate in \[0, {largest_refused:.4g}\)"):
+            data.check_noise_rate(rate, kind, n_classes)
+
+
+def test_the_noise_bound_is_where_the_noisy_labels_stop_favouring_the_true_class():
+    """The rule checked on labels the noise really draws: below the bound the true class keeps the most
+    rows of its class, above it another class gets more (at the bound, as many in expectation)."""
+    for kind, n_classes in (("symmetric", 3), ("symmetric", 2), ("pairflip", 4)):
+        bound = 0.5 if kind == "pairflip" else (n_classes - 1) / n_classes
+        y = np.repeat(np.arange(n_classes), 3000)
+        for rate, learnable in ((bound - 0.05, True), (bound + 0.05, False)):
+            noisy = data.inject_label_noise(y, np.arange(len(y)), rate, kind, seed=1, n_classes=n_classes)
+            counts = np.bincount(noisy[y == 0], minlength=n_classes)
+            assert (counts[0] > counts[1:].max()) == learnable
+            if learnable:
+                assert data.check_noise_rate(rate, kind, n_classes) == rate
+            else:
+                with pytest.raises(ValueError):
+                    data.check_noise_rate(rate, kind, n_classes)
+
+
+def test_apply_and_parse_noise_refuse_an_unlearnable_rate_naming_the_dataset():
+    binary, three = data.toy_dataset("breast_cancer"), data.toy_dataset("iris")
+    with pytest.raises(ValueError) as info:
+        data.apply_label_noise(binary, 0.6, "symmetric")
+    assert str(info.value) == (
+        "dataset 'breast_cancer': label noise 0.6,symmetric over C = 2 classes: the true label stays the "
+        "most frequent only while rate < (C-1)/C = 0.5; give a rate in [0, 0.5) or leave this dataset out"
+    )
+    noisy = data.apply_label_noise(three, 0.6, "symmetric")  # learnable with 3 classes
+    assert (noisy.y[three.train] != three.y[three.train]).sum() == round(0.6 * len(three.train))
+    with pytest.raises(ValueError, match=r"dataset 'iris': label noise 0.5,pairflip: .*\[0, 0.5\)"):
+        data.apply_label_noise(three, 0.5, "pairflip")
+    with pytest.raises(ValueError, match=r"^label noise 1,symmetric: .*; give a rate in \[0, 1\)$"):
+        data.parse_noise("symmetric-1")
+    with pytest.raises(ValueError, match=r"^label noise 0.5,pairflip: "):
+        data.parse_noise("pairflip-0.5")
+    assert data.parse_noise("symmetric-0.8") == (0.8, "symmetric")
+
+
+def test_run_with_unlearnable_noise_names_the_cause_and_keeps_what_was_learnable(tmp_path):
+    """The user's finding: --label-noise 1.0 flipped every label and the verdict read 'EL better, +17 pp'.
+    A rate no dataset can learn fails every task with the range; one that only the binary dataset cannot
+    learn fails that dataset, and the other's results are kept."""
+    from cli_helpers import mixbench
+
+    argv = ["--suite", "toy", "--losses", "CE,EL", "--nets", "linear", "--seeds", "0", "--epochs", "1"]
+    out = tmp_path / "all"
+    code, stdout, stderr = mixbench(
+        "run", *argv, "--datasets", "iris", "--label-noise", "1.0", "--out", str(out)
+    )
+    assert code in (1, 2) and "Traceback" not in stderr and "Verdict" not in stdout  # no result, no verdict
+    assert "label noise 1,symmetric: " in stderr and "give a rate in [0, 1)" in stderr
+    out = tmp_path / "some"
+    code, stdout, stderr = mixbench(
+        "run", *argv, "--datasets", "iris,breast_cancer", "--label-noise", "0.6", "--out", str(out)
+    )
+    assert code == 1 and "Traceback" not in stderr
+    assert (
+        "task breast_cancer/linear/symmetric-0.6 failed: ValueError: dataset 'breast_cancer': label noise"
+        in (stderr)
+    )
+    from mixbench.results import load
+
+    assert set(load(out).selected["dataset"]) == {"iris"}

@@ -54,6 +54,7 @@ __all__ = [
     "DatasetStatus",
     "apply_label_noise",
     "build_registry",
+    "check_noise_rate",
     "data_status",
     "dataset_files",
     "fetch_data",
@@ -865,12 +866,13 @@ def apply_label_noise(
 
     Training and validation rows are noised separately, each with exactly
     ``round(rate * n_part)`` wrong labels (see :func:`inject_label_noise`), from two streams spawned
-    from ``seed``.
+    from ``seed``. A rate from which the dataset's true labels cannot be learned (:func:`check_noise_rate`
+    with its number of classes) is refused with a ``ValueError`` naming the dataset.
 
     Parameters
     ----------
     dataset : Dataset
-    rate : float in [0, 1]
+    rate : float, below the bound of :func:`check_noise_rate` for ``kind`` and the dataset's classes
     kind : {"symmetric", "pairflip"}, default "symmetric"
     seed : int, default 0
     include_validation : bool, default True
@@ -881,6 +883,10 @@ def apply_label_noise(
     Dataset
         Same features and indices, new ``y``.
     """
+    try:
+        check_noise_rate(rate, kind, dataset.n_classes)
+    except ValueError as exc:
+        raise ValueError(f"dataset {dataset.name!r}: {exc}") from None
     train_seed, validation_seed = np.random.SeedSequence(seed).spawn(2)
     y = inject_label_noise(dataset.y, dataset.train, rate, kind, train_seed, dataset.n_classes)
     if include_validation:
@@ -911,7 +917,79 @@ def parse_noise(noise: str) -> tuple[float, str]:
         raise ValueError(
             f"noise must be 'none' or KIND-RATE with KIND in {', '.join(NOISE_KINDS)}, got {noise!r}"
         )
-    return value, kind
+    return check_noise_rate(value, kind), kind
+
+
+def check_noise_rate(
+    rate: float,
+    kind: str = "symmetric",
+    n_classes: int | None = None,
+    *,
+    error: type[ValueError] = ValueError,
+) -> float:
+    """``rate`` if the true labels can still be learned from labels with this noise; else a ``ValueError``
+    whose message gives the valid range.
+
+    Noise is learnable while each class's true label stays its most frequent label, so that the classifier
+    the noisy labels favour is the clean one. With ``C`` classes (see :func:`inject_label_noise`):
+
+    ``symmetric``
+        A wrong label is one of the *other* ``C - 1`` classes, drawn uniformly: a class keeps ``1 - rate``
+        of its rows and gives ``rate / (C - 1)`` to each other class, so the true label stays the most
+        frequent while ``1 - rate > rate / (C - 1)``, i.e. ``rate < (C - 1) / C`` (0.5 for 2 classes,
+        0.9 for 10). Below 1 for every ``C``, so without ``C`` (a run's settings, before any dataset is
+        read) the bound is ``rate < 1``.
+    ``pairflip``
+        A wrong label is the next class, ``(c + 1) mod C``: a class keeps ``1 - rate`` and gives ``rate``
+        to one other class, so ``rate < 0.5`` for every ``C``.
+
+    So for symmetric noise a rate in [0.5, (C - 1) / C) is learnable on a dataset of more than two classes
+    but not on a binary one (where it is pairflip noise, inverted at 0.5 and beyond). Such a rate is
+    accepted in a run's settings and refused for each binary dataset when its labels are noised
+    (:func:`apply_label_noise` names the dataset and its ``C``): the benchmark's multi-class datasets keep
+    the setting the literature uses (e.g. 0.8 on ten classes), and no binary dataset silently reports
+    accuracies learned from labels that are mostly wrong.
+
+    Parameters
+    ----------
+    rate : float
+        Fraction of wrong labels.
+    kind : {"symmetric", "pairflip"}
+    n_classes : int, optional
+        ``C``; without it, the bound that holds for every ``C``.
+    error : ValueError subclass, default ValueError
+        What to raise: a caller's own error for bad settings (the runner's ``ConfigError``).
+
+    Returns
+    -------
+    float
+        ``rate``.
+
+    Raises
+    ------
+    ValueError (``error``)
+        ``rate`` is not a number in [0, bound), or ``kind`` is unknown.
+    """
+    if kind not in NOISE_KINDS:
+        raise error(f"noise kind must be one of {', '.join(NOISE_KINDS)}, got {kind!r}")
+    rate = float(rate)
+    if n_classes is not None and n_classes < 2 and rate != 0.0:
+        raise error(f"label noise {rate:g},{kind}: a dataset of {n_classes} class has no wrong label to give")
+    if kind == "pairflip":
+        bound = 0.5
+        why = "pairflip noise moves all of a class's wrong labels to the next class, so the true label stays"
+        why += " the most frequent only while rate < 0.5"
+    elif n_classes is None:
+        bound = 1.0
+        why = "the true label stays the most frequent only while rate < (C-1)/C, below 1 for any C classes"
+    else:
+        bound = (n_classes - 1) / n_classes
+        why = f"the true label stays the most frequent only while rate < (C-1)/C = {bound:.4g}"
+    if not (rate == 0.0 or 0.0 < rate < bound):  # False for NaN too
+        over = "" if kind == "pairflip" or n_classes is None else f" over C = {n_classes} classes"
+        fix = "" if kind == "pairflip" or n_classes is None else " or leave this dataset out"
+        raise error(f"label noise {rate:g},{kind}{over}: {why}; give a rate in [0, {bound:.4g}){fix}")
+    return rate
 
 
 # --- status and verification ------------------------------------------------------------------------
