@@ -252,9 +252,11 @@ def _ce(q, y):
 
 
 class _NanAfter:
-    """CE whose value turns NaN (so its gradients too) from training step ``after + 1`` on.
+    """CE whose value turns NaN (so its gradients too) from its call with autograd ``after + 1`` on.
 
-    Training steps are the calls with autograd on; the engine evaluates losses under no_grad.
+    The calls with autograd on are the engine's finite-loss check of the first step (one, before training:
+    ``after = 0`` is a loss NaN from the start, which that check refuses) and the training steps; the
+    engine evaluates losses under no_grad.
     """
 
     def __init__(self, after: float):
@@ -299,9 +301,9 @@ def assert_selection_avoids_diverged(records: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.mark.parametrize("net", NETS)
 def test_a_diverging_user_loss_never_touches_the_other_models(uci_dir, net):
-    """A loss that turns NaN in epoch 2 and one that is NaN from the first step, in a bank with CE and EL.
+    """A loss that turns NaN in epoch 2 and one that is NaN from its second step, in a bank with CE and EL.
     Same layout, same numbers: the CE and EL models must be bit-identical to those of a bank whose two
-    user losses stay finite."""
+    user losses stay finite. (Both pass the engine's finite-loss check, one call before the first step.)"""
     X, y, train, val, test, C = dataset(uci_dir, "glass", 43)
     steps_per_epoch = math.ceil(len(train) / 8)
     epochs = 4
@@ -312,7 +314,7 @@ def test_a_diverging_user_loss_never_touches_the_other_models(uci_dir, net):
         losses = ["CE", later, "EL", always]
         return train_bank(X, y, train, val, test, C, net=net, losses=losses, epochs=epochs, keep_best=True)
 
-    diverging = bank(2 * steps_per_epoch, 0)
+    diverging = bank(1 + 2 * steps_per_epoch, 2)
     finite = bank(math.inf, math.inf)
 
     assert (finite.models["diverged_epoch"] == -1).all()
@@ -402,12 +404,75 @@ def test_a_huge_learning_rate_diverges_without_harm(uci_dir, net):
 @pytest.mark.parametrize("net", NETS)
 def test_a_diverged_model_stays_frozen_at_zero(uci_dir, net):
     X, y, train, val, test, C = dataset(uci_dir, "glass", 43)
-    always = register_loss("test_engine: NaN always", _NanAfter(0), replace=True)
+    always = register_loss("test_engine: NaN always", _NanAfter(1), replace=True)  # from its first step
     bank = train_bank(X, y, train, val, test, C, net=net, losses=["CE", always], lrs=[0.01], epochs=2)
     for m, model in bank.models.iterrows():
         if model.loss == always.name:
             assert model.diverged_epoch == 0
             assert all(torch.equal(p, torch.zeros_like(p)) for p in bank.params[m])
+
+
+def _nan_for_finite_logits(q, y):
+    return torch.log(q - 1e9).sum(1)  # log of a negative number: NaN for any logits the net can give
+
+
+def _nan_gradient(q, y):
+    ce = torch.nn.functional.cross_entropy(q, y, reduction="none")
+    return ce + torch.sqrt(ce - ce)  # the value is CE, the gradient of sqrt at 0 is infinite, times 0: NaN
+
+
+@pytest.mark.parametrize(
+    ("function", "fault"), [(_nan_for_finite_logits, "returned NaN"), (_nan_gradient, "has a NaN gradient")]
+)
+def test_a_loss_that_is_nan_for_finite_logits_is_named_not_taken_for_divergence(function, fault):
+    """The user's finding: a user loss returning NaN was reported as every learning rate diverging, with
+    advice to lower the learning rate. Its value or gradient at the first step's finite logits names it."""
+    ds = toy_dataset("iris")
+    broken = register_loss("test_engine: my broken loss", function, replace=True)
+    calls = []
+    progress = calls.append
+    with pytest.raises(ValueError) as info:
+        train_bank(ds.X, ds.y, ds.train, ds.validation, ds.test, ds.n_classes, net="linear",
+                   losses=["CE", broken], epochs=2, progress=progress)  # fmt: skip
+    assert str(info.value) == (
+        f"loss 'test_engine: my broken loss' {fault} for finite logits at epoch 0 (the initial model of "
+        f"seed {DEFAULT_SEEDS[0]}, 64 training rows): the loss, not the learning rate, is at fault; make it "
+        "finite for any finite logits (e.g. clamp before a log, a division or a power)"
+    )
+    assert calls == []  # said before any training
+
+
+def test_a_huge_learning_rate_is_still_a_divergence_not_the_losss_fault():
+    ds = toy_dataset("iris")
+    result = train_bank(ds.X, ds.y, ds.train, ds.validation, ds.test, ds.n_classes, net="linear",
+                        losses=["CE"], lrs=[1e38], seeds=[0], epochs=2)  # fmt: skip
+    assert result.models["diverged_epoch"].tolist() == [0]
+
+
+def test_a_nan_user_loss_in_a_run_is_one_line_naming_it(tmp_path, monkeypatch):
+    from mixbench import losses
+
+    module = tmp_path / "user_nan_loss.py"
+    module.write_text(
+        "import torch\n"
+        "from mixbench.losses import register_loss\n"
+        "def nan_loss(logits, targets):\n"
+        "    return torch.full_like(logits[:, 0], float('nan')) * logits.sum(1)\n"
+        "LOSS = register_loss('nan loss', nan_loss)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(losses, "_REGISTRY", dict(losses._REGISTRY))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # for the worker processes
+    argv = ["--suite", "toy", "--datasets", "iris", "--nets", "linear", "--seeds", "0", "--epochs", "1"]
+    code, stdout, stderr = mixbench(
+        "run", *argv, "--losses", "CE,user_nan_loss:LOSS", "--out", str(tmp_path / "r")
+    )
+    assert code == 1 and "Traceback" not in stderr and "Verdict" not in stdout
+    assert (
+        "task iris/linear failed: ValueError: loss 'nan loss' returned NaN for finite logits at epoch 0"
+        in stderr
+    )
+    assert "the loss, not the learning rate, is at fault" in stderr and "diverged" not in stdout
 
 
 # --- selection ----------------------------------------------------------------------------------------------

@@ -297,12 +297,13 @@ def test_divergence_keeps_the_last_finite_epoch(iris):
     """A loss that turns NaN during epoch 2 (0-based): the model keeps its weights after epoch 1."""
     X, y = iris.part("train")
     calls_per_epoch = -(-len(y) // 8) + 1  # SGD steps, then one evaluation of the training loss
+    checks = 2  # before training, the engine's finite-loss check takes the value and the gradient once
     calls = [0]
 
     def nan_from_epoch_2(q, t):
         calls[0] += 1
         ce = _cross_entropy(q, t)
-        return ce * np.nan if calls[0] > 2 * calls_per_epoch else ce
+        return ce * np.nan if calls[0] > checks + 2 * calls_per_epoch else ce
 
     clf = MixLossClassifier(loss=Loss("CE then NaN", function=nan_from_epoch_2), epochs=5, random_state=0)
     with pytest.warns(ConvergenceWarning, match="diverged at epoch 2"):
@@ -313,6 +314,16 @@ def test_divergence_keeps_the_last_finite_epoch(iris):
         net="hidden", losses=[Loss("CE", function=_cross_entropy)], lrs=[0.01], seeds=[0], epochs=2,
     )  # fmt: skip
     assert_same_params(clf.params_, two_epochs.params[0])
+
+
+def test_a_loss_nan_for_finite_logits_is_named_not_blamed_on_the_learning_rate(iris):
+    X, y = iris.part("train")
+    nan_loss = Loss("NaN loss", function=lambda q, t: torch.log(q - 1e9).sum(1))
+    with pytest.raises(
+        ValueError, match="^loss 'NaN loss' returned NaN for finite logits at epoch 0"
+    ) as info:
+        MixLossClassifier(loss=nan_loss, epochs=2, random_state=0).fit(X, y)
+    assert "lower lr" not in str(info.value) and "not the learning rate" in str(info.value)
 
 
 def test_divergence_in_the_first_epoch_raises(iris):

@@ -373,6 +373,7 @@ def train_bank(
     Xa = torch.cat([Xt, torch.ones(len(Xt), 1)], 1).to(dev)
     yt = torch.tensor(np.asarray(y, dtype=np.int64), device=dev)
     onehot = torch.nn.functional.one_hot(yt, C).to(torch.float32)
+    _check_losses_finite(losses, Xt, y, train, net, C, seeds[0], epochs)
     # Rows of each split gathered once: evaluation runs every epoch.
     splits = {}
     for name, idx in (("train", train), ("val", validation), ("test", test)):
@@ -549,6 +550,41 @@ def _order_key(losses, lrs):
         return col
 
     return key
+
+
+_PROBE_ROWS = 64  # training rows of the finite-loss check: the size of a batch, a few ms per loss
+
+
+def _check_losses_finite(losses, X: Tensor, y, train: np.ndarray, net: str, C: int, seed: int, epochs: int):
+    """Raise a ``ValueError`` naming the loss when a loss's value or gradient is not finite at the first
+    step's finite logits (the initial model of ``seed`` on the first training rows), before any training.
+
+    A NaN there is the loss's fault, not the learning rate's: without this check it would only show as
+    every learning rate of that loss diverging in epoch 0. The value is taken as the evaluation takes it
+    (without autograd), the gradient as a training step does (:meth:`~mixbench.losses.Loss.grad`).
+    """
+    rows = train[:_PROBE_ROWS]
+    targets = torch.from_numpy(np.asarray(y, dtype=np.int64)[rows])  # indexing copies: y may be read-only
+    with torch.no_grad():
+        logits = forward(init_params(net, X.shape[1], C, torch.Generator().manual_seed(seed)), X[rows])
+    for loss in losses:
+        grad = loss.grad(logits, targets, 0, epochs)  # first, as a step: its checks of a user loss's output
+        with torch.no_grad():
+            value = loss.per_sample(logits, targets, 0, epochs)
+        fault = _fault(value, "returned NaN", "returned inf") or _fault(
+            grad, "has a NaN gradient", "has an infinite gradient"
+        )
+        if fault is not None:
+            raise ValueError(
+                f"loss {loss.name!r} {fault} for finite logits at epoch 0 (the initial model of seed {seed}, "
+                f"{len(rows)} training rows): the loss, not the learning rate, is at fault; make it finite "
+                "for any finite logits (e.g. clamp before a log, a division or a power)"
+            )
+
+
+def _fault(t: Tensor, nan: str, inf: str) -> str | None:
+    """``nan`` if ``t`` has a NaN, else ``inf`` if it has an infinity, else None."""
+    return nan if t.isnan().any() else None if t.isfinite().all() else inf
 
 
 def _finite_per_model(bank: _Bank) -> Tensor:
