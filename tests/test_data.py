@@ -617,8 +617,9 @@ def test_run_with_unlearnable_noise_names_the_cause_and_keeps_what_was_learnable
     code, stdout, stderr = mixbench(
         "run", *argv, "--datasets", "iris", "--label-noise", "1.0", "--out", str(out)
     )
-    assert code in (1, 2) and "Traceback" not in stderr and "Verdict" not in stdout  # no result, no verdict
+    assert code == 2 and "Traceback" not in stderr and "Verdict" not in stdout  # refused before training
     assert "label noise 1,symmetric: " in stderr and "give a rate in [0, 1)" in stderr
+    assert not out.exists()
     out = tmp_path / "some"
     code, stdout, stderr = mixbench(
         "run", *argv, "--datasets", "iris,breast_cancer", "--label-noise", "0.6", "--out", str(out)

@@ -3,16 +3,24 @@ losses, and every file a verdict is read from checked (consolidated results, eng
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+import torch
 
-from mixbench import results
+from cli_helpers import mixbench
+from mixbench import engine, results, runner
+from mixbench.losses import STANDARD_LOSSES
 
 USER_MODULE = """
 import torch
@@ -114,3 +122,195 @@ def test_the_generators_seed_depends_on_the_task(tmp_path):
     assert runner.task_generator_seed(a, (60, 1234)) != runner.task_generator_seed(b, (60, 1234))
     assert runner.task_generator_seed(a, (60, 1234)) != runner.task_generator_seed(a, (60,))
     assert runner.task_generator_seed(a, (60, 1234)) == runner.task_generator_seed(a, (60, 1234))
+
+
+# --- every file a verdict is read from is checked ------------------------------------------------------
+SMALL = ["--suite", "toy", "--datasets", "iris,wine", "--losses", "CE,EL", "--lrs", "0.01,0.001",
+         "--seeds", "60", "--epochs", "2", "--n-jobs", "1", "--no-progress"]  # fmt: skip
+
+
+def _refused(code: int, stderr: str, *needles: str) -> None:
+    assert code == 2 and "Traceback" not in stderr, stderr
+    for needle in needles:
+        assert needle in stderr, stderr
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory) -> tuple[Path, Path]:
+    """SMALL run to the end, and the same datasets with other learning rates and epochs."""
+    base = tmp_path_factory.mktemp("runs")
+    code, _, err = mixbench("run", *SMALL, "--out", str(base / "a"))
+    assert code == 0, err
+    other = [*SMALL[:-5], "--epochs", "3", "--n-jobs", "1", "--no-progress"]
+    other[other.index("--lrs") + 1] = "0.1,0.05"
+    code, _, err = mixbench("run", *other, "--out", str(base / "b"))
+    assert code == 0, err
+    return base / "a", base / "b"
+
+
+@pytest.fixture
+def run_a(two_runs, tmp_path) -> Path:
+    copy = tmp_path / "a"
+    shutil.copytree(two_runs[0], copy)
+    return copy
+
+
+def _committed_copy(run: Path, tmp_path: Path) -> Path:
+    """What a committed run directory holds: config.json and selected.parquet alone."""
+    out = tmp_path / "committed"
+    out.mkdir()
+    for name in ("config.json", "selected.parquet"):
+        shutil.copy(run / name, out / name)
+    return out
+
+
+def test_a_selected_parquet_copied_from_another_run_is_refused_by_run_and_report(two_runs, run_a, tmp_path):
+    shutil.copy(two_runs[1] / "selected.parquet", run_a / "selected.parquet")
+    for where in (run_a, _committed_copy(run_a, tmp_path)):
+        code, _, err = mixbench("report", str(where), "--out", str(tmp_path / "rep"))
+        _refused(code, err, f"{where / 'selected.parquet'}", "not the file this run consolidated")
+    code, _, err = mixbench("run", *SMALL, "--out", str(run_a))
+    _refused(code, err, "selected.parquet", "Move it out")
+    # Following the fix rebuilds it from tasks/ and recomputes nothing.
+    (run_a / "selected.parquet").rename(tmp_path / "set-aside.parquet")
+    code, out, err = mixbench("run", *SMALL, "--out", str(run_a))
+    assert code == 0 and "4 skipped" in out + err, err
+    pd.testing.assert_frame_equal(
+        results.load(run_a).selected, results.load(two_runs[0]).selected, check_exact=True
+    )
+
+
+def test_edited_and_dropped_rows_of_a_committed_run_are_refused(run_a, tmp_path):
+    committed = _committed_copy(run_a, tmp_path)
+    path = committed / "selected.parquet"
+    table = pq.read_table(path)
+    original = table.to_pandas()
+    # an accuracy edited with pyarrow, keeping the file's metadata
+    frame = original.copy()
+    frame.loc[0, "test_acc"] = 1.0
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(
+        table.schema.metadata), path)  # fmt: skip
+    code, _, err = mixbench("report", str(committed), "--out", str(tmp_path / "rep"))
+    _refused(code, err, str(path), "differ from those it was written with", "iris__hidden")
+    # the same edit with pandas, which drops the metadata
+    frame.to_parquet(path, index=False)
+    code, _, err = mixbench("report", str(committed), "--out", str(tmp_path / "rep"))
+    _refused(code, err, str(path), "not the file this run consolidated")
+    # rows dropped: one dataset's, then one loss's of a task
+    for dropped in (original[original["dataset"] != "wine"], original.drop(index=[0])):
+        pq.write_table(pa.Table.from_pandas(dropped, preserve_index=False).replace_schema_metadata(
+            table.schema.metadata), path)  # fmt: skip
+        code, _, err = mixbench("report", str(committed), "--out", str(tmp_path / "rep"))
+        _refused(code, err, str(path))
+    # and the file as written passes
+    pq.write_table(table, path)
+    code, _, err = mixbench("report", str(committed), "--out", str(tmp_path / "rep"))
+    assert code == 0, err
+
+
+def test_an_edited_task_file_is_refused(run_a, tmp_path):
+    path = run_a / "tasks" / "iris__linear__split0__none.parquet"
+    table = pq.read_table(path)
+    frame = table.to_pandas()
+    frame.loc[0, "val_acc"] = 0.0
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(
+        table.schema.metadata), path)  # fmt: skip
+    code, _, err = mixbench("run", *SMALL, "--out", str(run_a))
+    _refused(code, err, str(path), "it was edited")
+
+
+def test_a_consolidation_that_config_json_missed_is_rebuilt_from_the_task_files(run_a):
+    # killed between writing selected.parquet and config.json: the record is stale, the task files agree
+    record = json.loads((run_a / "config.json").read_text())
+    record["consolidated"]["sha256"] = "0" * 64
+    (run_a / "config.json").write_text(json.dumps(record))
+    code, out, err = mixbench("run", *SMALL, "--out", str(run_a))
+    assert code == 0 and "4 skipped" in out + err, err
+    assert json.loads((run_a / "config.json").read_text())["consolidated"]["sha256"] != "0" * 64
+
+
+# --- two engines never mix in one run -------------------------------------------------------------------
+def test_a_run_is_not_resumed_by_another_engine_numerics_version(run_a, monkeypatch):
+    record = json.loads((run_a / "config.json").read_text())
+    assert record["numerics"] == engine.NUMERICS_VERSION
+    meta = results.read_parquet_metadata(run_a / "tasks" / "wine__hidden__split0__none.parquet")
+    assert meta["numerics"] == engine.NUMERICS_VERSION
+    for sub in ("tasks", "epochs"):  # interrupted: one task left to do
+        (run_a / sub / "wine__hidden__split0__none.parquet").unlink()
+    (run_a / "selected.parquet").unlink()
+    monkeypatch.setattr(runner, "NUMERICS_VERSION", engine.NUMERICS_VERSION + 1)
+    for argv in (("run", *SMALL, "--out", str(run_a)), ("run", "--resume", str(run_a), "--no-progress")):
+        code, _, err = mixbench(*argv)
+        _refused(code, err, f"numerics version {engine.NUMERICS_VERSION}", f"{engine.NUMERICS_VERSION + 1}")
+    assert not (run_a / "tasks" / "wine__hidden__split0__none.parquet").exists()
+    # with nothing left to do, the other engine only reads: the report and a no-op re-run work
+    monkeypatch.setattr(runner, "NUMERICS_VERSION", engine.NUMERICS_VERSION)
+    assert mixbench("run", *SMALL, "--out", str(run_a))[0] == 0
+    monkeypatch.setattr(runner, "NUMERICS_VERSION", engine.NUMERICS_VERSION + 1)
+    assert mixbench("run", *SMALL, "--out", str(run_a))[0] == 0
+
+
+def test_task_files_of_two_engines_in_one_run_are_refused(run_a, tmp_path, monkeypatch):
+    path = run_a / "tasks" / "iris__linear__split0__none.parquet"
+    table = pq.read_table(path)
+    meta = json.loads(table.schema.metadata[b"mixbench"])
+    meta["numerics"] = engine.NUMERICS_VERSION + 1
+    pq.write_table(
+        table.replace_schema_metadata({**table.schema.metadata, b"mixbench": json.dumps(meta)}), path
+    )
+    code, _, err = mixbench("run", *SMALL, "--out", str(run_a))
+    _refused(code, err, "two engines", f"1 by version {engine.NUMERICS_VERSION + 1}")
+
+
+# A small run's numbers, per engine numerics version: an arithmetic change that does not bump
+# engine.NUMERICS_VERSION fails here (a change that bumps it adds its digest).
+GOLDEN_DIGESTS = {1: "c0ffc6cde153c74975ebb52aaac0bbd57d9903d194f93cf4cee5e5ea093dc359"}
+
+
+def test_the_engines_numbers_match_the_golden_digest_of_its_numerics_version():
+    X, y = _toy("wine")
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(y))
+    train, val, test = order[:100], order[100:140], order[140:]
+    losses = [*STANDARD_LOSSES, "GCE", "SCE", "LS", "Brier", "MPCE"]
+    frames = []
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the runner's workers train
+    try:
+        for net in ("linear", "hidden"):
+            result = engine.train_bank(X, y, train, val, test, 3, net=net, losses=losses, lrs=[0.01, 0.001],
+                                       seeds=[60, 1234], epochs=6)  # fmt: skip
+            frames.append(result.records.assign(net=net))
+    finally:
+        torch.set_num_threads(threads)
+    records = pd.concat(frames, ignore_index=True)
+    assert records[["train_loss", "val_acc", "test_acc"]].notna().all().all()
+    text = records.to_csv(index=False, float_format="%.17g")
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    assert digest == GOLDEN_DIGESTS[engine.NUMERICS_VERSION], digest
+
+
+def _toy(name: str):
+    from mixbench import suites
+
+    dataset = suites.get_suite("toy").load(name, 0)
+    return dataset.X, dataset.y
+
+
+# --- provenance per run segment -------------------------------------------------------------------------
+def test_a_dirty_segment_stays_recorded_after_a_clean_no_op_rerun(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    monkeypatch.setattr(runner, "_git", lambda: {"commit": "a" * 40, "dirty": True})
+    assert mixbench("run", *SMALL, "--datasets", "iris", "--out", str(out))[0] == 0
+    monkeypatch.setattr(runner, "_git", lambda: {"commit": "b" * 40, "dirty": False})
+    assert mixbench("run", *SMALL, "--datasets", "iris", "--out", str(out))[0] == 0  # trains nothing
+    record = json.loads((out / "config.json").read_text())
+    assert record["git"] == {"commit": "a" * 40, "dirty": True}
+    assert record["computed_by"] == [
+        {"commit": "a" * 40, "dirty": True, "numerics": engine.NUMERICS_VERSION, "tasks": 2}
+    ]
+    assert [h["git_dirty"] for h in record["history"]] == [True, False]
+    code, _, err = mixbench("report", str(out), "--out", str(tmp_path / "rep"))
+    assert code == 0, err
+    html = (tmp_path / "rep" / "report.html").read_text()
+    assert f"{'a' * 40} with uncommitted changes" in html

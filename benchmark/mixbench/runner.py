@@ -378,7 +378,7 @@ def parse_label_noise(spec) -> str:
         raise ConfigError(f"label_noise: rate {rate_text!r} is outside [0, 1]")
     if kind not in data.NOISE_KINDS:
         raise ConfigError(f"label_noise: unknown kind {kind!r}; use one of {', '.join(data.NOISE_KINDS)}")
-    return data.format_noise(rate, kind)
+    return data.format_noise(data.check_noise_rate(rate, kind, error=ConfigError), kind)
 
 
 _GET_DATA_HINT = (

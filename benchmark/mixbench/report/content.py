@@ -123,6 +123,21 @@ def _git_text(git: Any) -> str:
     return str(git["commit"]) + (" with uncommitted changes" if git.get("dirty") else "")
 
 
+def _code_text(config: dict) -> str:
+    """The code that computed the tasks: one commit, or each commit with its tasks when several did."""
+    computed_by = _find(config, ("computed_by",))
+    if not isinstance(computed_by, list) or len(computed_by) < 2:
+        return _git_text(_find(config, ("git",)))
+    return "; ".join(f"{_git_text(entry)} ({entry.get('tasks')} tasks)" for entry in computed_by)
+
+
+def _numerics_text(config: dict) -> str:
+    version = _find(config, ("numerics",))
+    if version is None:
+        return "not recorded (the run predates the record)"
+    return f"version {version} (mixbench.engine.NUMERICS_VERSION; a run never mixes two)"
+
+
 def _versions() -> list[tuple[str, str]]:
     rows = [("mixbench", __version__), ("python", platform.python_version())]
     for package in ("numpy", "pandas", "scipy", "scikit-posthocs", "matplotlib", "jinja2"):
@@ -153,7 +168,8 @@ def _provenance_section(analysis: RunAnalysis, run_name: str, has_epochs: bool) 
         ],
         ["Status", str(_find(config, ("status",)) or "not recorded")],
         ["Machine", _describe(_find(config, ("machine",)))],
-        ["Git commit", _git_text(_find(config, ("git",)))],
+        ["Git commit", _code_text(config)],
+        ["Engine numerics", _numerics_text(config)],
         ["Per-epoch records", "available" if has_epochs else "not kept"],
         [
             "Reference protocol",
