@@ -522,7 +522,7 @@ def test_a_folder_suite_runs_end_to_end_into_a_report_and_notices_a_changed_file
     frame.loc[0, "sepal_length"] = 9.9
     frame.to_csv(folder / "flowers.csv", index=False)
     code, _, stderr = mixbench(*argv)
-    assert code == 2 and "data files changed since its finished tasks ran" in stderr
+    assert code == 2 and "changed since its finished tasks ran" in stderr
     assert "flowers: flowers.csv (sha256 " in stderr
 
 

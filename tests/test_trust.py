@@ -314,3 +314,30 @@ def test_a_dirty_segment_stays_recorded_after_a_clean_no_op_rerun(tmp_path, monk
     assert code == 0, err
     html = (tmp_path / "rep" / "report.html").read_text()
     assert f"{'a' * 40} with uncommitted changes" in html
+
+
+# --- a folder suite whose loading changed is not resumed -------------------------------------------------
+def test_a_folder_run_is_not_resumed_when_loading_a_finished_dataset_changed(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("one", "two"):
+        frame = pd.DataFrame(rng.normal(size=(60, 3)), columns=["a", "b", "c"])
+        frame["label"] = np.repeat(["x", "y", "z"], 20)
+        frame.to_csv(folder / f"{name}.csv", index=False)
+    argv = ["run", "--suite", f"folder:{folder}", "--losses", "CE,EL", "--nets", "linear", "--seeds", "0",
+            "--epochs", "2", "--n-jobs", "1", "--no-progress", "--out", str(tmp_path / "run")]  # fmt: skip
+    assert mixbench(*argv)[0] == 0
+    # the run was made by a mixbench that loaded 'one' differently (here: kept a column now dropped)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    config["suite"]["datasets"]["one"]["dropped"] = {}
+    config["suite"]["datasets"]["one"]["preprocessing"] = "an older reading"
+    (tmp_path / "run" / "config.json").write_text(json.dumps(config))
+    code, _, err = mixbench(*argv)  # nothing to do: nothing mixes, the same command works
+    assert code == 0, err
+    for sub in ("tasks", "epochs"):  # 'two' left to do
+        (tmp_path / "run" / sub / "two__linear__split0__none.parquet").unlink()
+    (tmp_path / "run" / "selected.parquet").unlink()
+    code, _, err = mixbench(*argv)
+    _refused(code, err, "one: loading it now differs from when its tasks ran", "preprocessing")
+    assert not (tmp_path / "run" / "tasks" / "two__linear__split0__none.parquet").exists()

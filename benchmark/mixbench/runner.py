@@ -1380,13 +1380,21 @@ def _run_locked(config: RunConfig, store: ResultStore, progress: bool, stopped: 
     suite = config_suite(config)
     suite_record = suite.record(list(config.datasets))  # checksums and preprocessing, into config.json
     done_datasets = {t.dataset for t in tasks if t.name in finished}
-    changed = suites.changed_files((previous or {}).get("suite"), suite_record, done_datasets)
+    changed = suites.changed_files(
+        (previous or {}).get("suite"), suite_record, done_datasets, loading=bool(todo)
+    )
     if changed:
         raise ConfigError(
-            f"{_display(store.path)}: data files changed since its finished tasks ran, and results of two "
-            "versions of the data must not mix:\n  " + "\n  ".join(changed) + "\nRestore the files, or run "
-            "into another directory (--out DIR)."
+            f"{_display(store.path)}: the data, or how mixbench loads it, changed since its finished tasks "
+            "ran, and results of two versions of the data must not mix:\n  " + "\n  ".join(changed) + "\n"
+            "Restore the files (or the mixbench that started the run), or run into another directory "
+            "(--out DIR)."
         )
+    # config.json keeps describing the data the finished tasks were computed from (a run that computes
+    # nothing must not replace that record with today's reading of the data).
+    stored_datasets = ((previous or {}).get("suite") or {}).get("datasets") or {}
+    for name in done_datasets & set(stored_datasets):
+        suite_record["datasets"][name] = stored_datasets[name]
     git = _git()
     invocation = {
         "started": started,

@@ -33,6 +33,7 @@ from __future__ import annotations
 import abc
 import hashlib
 import importlib
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -334,11 +335,16 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 
 # --- reading a run's record back ----------------------------------------------------------------------
-def changed_files(stored: Mapping | None, current: Mapping, datasets=None) -> list[str]:
-    """Files whose checksum differs between two :meth:`Suite.record` values (a dataset's files changed
-    since the run started), as ``"dataset: file (sha256 abc... -> def...)"``; [] if none or nothing stored.
+def changed_files(
+    stored: Mapping | None, current: Mapping, datasets=None, *, loading: bool = True
+) -> list[str]:
+    """What changed in the data between two :meth:`Suite.record` values: files whose checksum differs (a
+    dataset's files changed since the run started), as ``"dataset: file (sha256 abc... -> def...)"``, and
+    what loading does to a dataset (columns dropped or parsed, preprocessing: mixbench's loading code
+    changed), as ``"dataset: loading now differs (key: old -> new)"``; [] if none or nothing stored.
 
     ``datasets``: only these (those with finished tasks: a dataset whose tasks all failed may be fixed).
+    ``loading``: compare what loading does too (a run that computes nothing new mixes nothing).
     """
     if not stored:
         return []
@@ -346,14 +352,26 @@ def changed_files(stored: Mapping | None, current: Mapping, datasets=None) -> li
     for name, now in current.get("datasets", {}).items():
         if datasets is not None and name not in datasets:
             continue
-        before = stored.get("datasets", {}).get(name, {}).get("checksums") or {}
+        then = stored.get("datasets", {}).get(name, {})
+        before = then.get("checksums") or {}
         after = now.get("checksums") or {}
         for file in sorted(set(before) | set(after)):
             old, new = before.get(file), after.get(file)
             if old is not None and old != new:
                 change = "removed" if new is None else f"sha256 {old[:12]}... -> {new[:12]}..."
                 out.append(f"{name}: {file} ({change})")
+        if not loading or "error" in then or "error" in now:
+            continue  # a dataset that could not be read: its tasks failed, nothing of it was computed
+        loading = sorted(k for k in set(then) | set(now) if k != "checksums" and then.get(k) != now.get(k))
+        if loading:
+            shown = "; ".join(f"{k}: {_short(then.get(k))} -> {_short(now.get(k))}" for k in loading)
+            out.append(f"{name}: loading it now differs from when its tasks ran ({shown})")
     return out
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def preprocessing_summary(config: Mapping) -> list[str]:
