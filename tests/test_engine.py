@@ -16,7 +16,6 @@ import pytest
 import torch
 
 from cli_helpers import mixbench
-from mixbench import engine
 from mixbench.data import load_dataset, toy_dataset
 from mixbench.engine import (
     DEFAULT_LRS,
@@ -30,6 +29,8 @@ from mixbench.engine import (
     train_bank,
     train_naive,
 )
+from mixbench.engine import bank as engine_bank
+from mixbench.engine import evaluation as engine_evaluation
 from mixbench.losses import STANDARD_LOSSES, Loss, get_loss, register_loss
 from mixbench.models import NETS, build_module, flops_per_row, forward, init_params
 from mixbench.schema import SELECTION_COLUMNS
@@ -157,7 +158,7 @@ def test_accuracy_as_the_reference_codes_mean_of_batch_accuracies(uci_dir, net, 
     moved = (batched.records[["val_acc", "test_acc"]] - exact.records[["val_acc", "test_acc"]]).abs()
     assert (moved > 1e-3).to_numpy().any(axis=0).all()
     # evaluation chunks (here 50 rows) that cut across the 128-row batches give the same records
-    monkeypatch.setattr(engine, "_EVAL_ROWS", 50)
+    monkeypatch.setattr(engine_evaluation, "_EVAL_ROWS", 50)
     chunked = train_bank(X, y, train, val, test, C, net=net, epochs=3, eval_batch=128)
     pd.testing.assert_frame_equal(
         chunked.records.drop(columns="train_loss"), batched.records.drop(columns="train_loss")
@@ -693,7 +694,8 @@ def test_evaluation_in_chunks_gives_the_same_records(uci_dir, net, monkeypatch):
     """Splits longer than the evaluation chunk (4096 rows, e.g. connect-4) are evaluated piece by piece."""
     X, y, train, val, test, C = dataset(uci_dir, "glass", 43)
     whole = train_bank(X, y, train, val, test, C, net=net, epochs=2)
-    monkeypatch.setattr(engine, "_EVAL_ROWS", 7)  # 43, 37 and 53 rows: several chunks, the last partial
+    # 43, 37 and 53 rows: several chunks, the last partial
+    monkeypatch.setattr(engine_evaluation, "_EVAL_ROWS", 7)
     chunked = train_bank(X, y, train, val, test, C, net=net, epochs=2)
     pd.testing.assert_frame_equal(
         chunked.records.drop(columns="train_loss"), whole.records.drop(columns="train_loss"), check_exact=True
@@ -710,7 +712,7 @@ def test_a_bank_split_into_sub_banks_trains_the_same_models(uci_dir, net, monkey
     losses = [*STANDARD_LOSSES, user]  # a user loss (autograd) in a sub-bank too
     whole = train_bank(X, y, train, val, test, C, net=net, losses=losses, epochs=3, keep_best=True)
     per_loss = len(DEFAULT_SEEDS) * len(DEFAULT_LRS) * params_per_model(net, X.shape[1], C)
-    monkeypatch.setattr(engine, "_CHUNK_PARAMS", 2 * per_loss)  # 9 losses -> 5 sub-banks of 2 or 1
+    monkeypatch.setattr(engine_bank, "_CHUNK_PARAMS", 2 * per_loss)  # 9 losses -> 5 sub-banks of 2 or 1
     seen: list[int] = []
     split = train_bank(
         X, y, train, val, test, C, net=net, losses=losses, epochs=3, keep_best=True, progress=seen.append

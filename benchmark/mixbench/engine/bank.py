@@ -52,30 +52,19 @@ import torch
 from torch import Tensor
 
 from mixbench import schema
-from mixbench.losses import STANDARD_LOSSES, FamilyGrad, Loss, family_loss, resolve_losses
-from mixbench.models import NETS, build_module, flops_per_row, forward, init_params, layer_sizes
+from mixbench.engine.coefficients import in_logits_layout, model_coefficients
+from mixbench.engine.evaluation import eval_batches, evaluate
+from mixbench.losses import STANDARD_LOSSES, FamilyGrad, Loss, resolve_losses
+from mixbench.models import NETS, forward, init_params, layer_sizes
 from mixbench.protocol import PROTOCOL
-
-#: Version of the engine's arithmetic: bump it with any change that can move a trained number (the update
-#: rule, a loss's coefficients or gradient, the order of floating-point operations, the evaluation). Each
-#: task file and config.json record it; a run refuses to add tasks computed by another version, so two
-#: engines never mix in one run. tests/test_trust.py holds a digest of a small run's numbers per version:
-#: a change that moves them without a bump fails there.
-NUMERICS_VERSION = 1
 
 # The protocol's defaults and the result schema live in one place each: mixbench.protocol, mixbench.schema.
 DEFAULT_LRS = PROTOCOL.lrs
 DEFAULT_SEEDS = PROTOCOL.seeds
 RECORD_COLUMNS = list(schema.RECORD_COLUMNS)
-_EVAL_ROWS = 4096  # rows per evaluation chunk at most: bounds memory on big datasets (connect-4)
-# and values in the widest tensor of a chunk (rows x models x hidden units) at most: 16 MB, under glibc's
-# 32 MB limit above which every allocation is a fresh mmap whose pages fault in again at each chunk
-_EVAL_VALUES = 1 << 22
 # Parameters per CPU sub-bank: with their momentum 8 MB, within one worker's share of a 32 MB L3 cache.
 # Measured on semeion and musk-2 (hidden): 1.4-1.5x faster per step than one bank of all 48 models.
 _CHUNK_PARAMS = 1 << 20
-_WEIGHTS = ("ce", "el", "focal_alpha", "sigmoid")  # coefficients that scale the gradient
-_SHARED = {"focal_gamma": ("focal_alpha", 2.0), "margin": ("sigmoid", 0.0), "reset": ("sigmoid", 0.0)}
 
 
 @dataclass
@@ -102,7 +91,7 @@ class TrainResult:
     best_params: list[list[Tensor]] | None = None
 
 
-class _Bank:
+class Bank:
     """Stacked parameters of S x G models of one network, with their flat views."""
 
     def __init__(self, net, n_features, n_classes, seeds_params, n_groups, device):
@@ -264,37 +253,6 @@ class _Bank:
         return torch.baddbmm(self.views["b2"], self.views["W2"], h).view(S, G, C, n)
 
 
-def _coefficients(losses: Sequence[Loss], epoch: int, n_epochs: int, R: int, C: int) -> dict:
-    """Per-model family coefficients for ``epoch``: a float where every model that uses a term agrees
-    (a term no model uses stays the float 0, so :class:`mixbench.losses.FamilyGrad` skips it), else an
-    array of G = len(losses) * R values, one per (loss, lr) model, each loss's value repeated over rates.
-    """
-    per_loss = [
-        ls.coefficients_at(epoch, n_epochs, C) if ls.kind == "family" else dict.fromkeys(_WEIGHTS, 0.0)
-        for ls in losses
-    ]
-    coef: dict = {}
-    for key in _WEIGHTS:
-        values = [c[key] for c in per_loss]
-        if any(v != 0 for v in values):
-            coef[key] = np.repeat(values, R)
-    for key, (user, default) in _SHARED.items():  # parameters of a term, shared when its users agree
-        used = [c[key] for c in per_loss if c[user] != 0]
-        if len(set(used)) <= 1:
-            coef[key] = used[0] if used else default
-        else:
-            coef[key] = np.repeat([c[key] if c[user] != 0 else used[0] for c in per_loss], R)
-    return coef
-
-
-def _in_layout(coef: dict, shape, device) -> dict:
-    """Coefficient arrays as float32 tensors viewed in a logits layout (``shape`` of a (1, G) tensor)."""
-    return {
-        k: torch.tensor(v, dtype=torch.float32, device=device).view(shape) if isinstance(v, np.ndarray) else v
-        for k, v in coef.items()
-    }
-
-
 def train_bank(
     X: np.ndarray,
     y: np.ndarray,
@@ -378,7 +336,7 @@ def train_bank(
     splits = {}
     for name, idx in (("train", train), ("val", validation), ("test", test)):
         idx = torch.as_tensor(np.asarray(idx, dtype=np.int64), device=dev)
-        batches = _eval_batches(len(idx), eval_batch, dev) if name != "train" else None
+        batches = eval_batches(len(idx), eval_batch, dev) if name != "train" else None
         splits[name] = (Xa[idx], onehot[idx], yt[idx], batches)
 
     # Sub-banks of whole losses (both seeds and all rates of a loss together), near-equal in size.
@@ -446,10 +404,10 @@ def _train_sub_bank(
     n_train, n_features, C = len(train), X_train.shape[1] - 1, O_train.shape[1]
     # Each seed's generator draws the initial weights, then every epoch's batch order.
     generators = [torch.Generator().manual_seed(s) for s in seeds]
-    bank = _Bank(net, n_features, C, [init_params(net, n_features, C, g) for g in generators], G, dev)
+    bank = Bank(net, n_features, C, [init_params(net, n_features, C, g) for g in generators], G, dev)
     lr_of_model = torch.tensor([lrs[m % R] for m in range(M)], dtype=torch.float32, device=dev)
     # Losses of p_y alone go into the family's gradient (FamilyGrad); closed forms in p and autograd
-    # losses write their own models' gradients (_Bank._custom_grad).
+    # losses write their own models' gradients (Bank._custom_grad).
     p_true = [(i, ls.p_true) for i, ls in enumerate(losses) if ls.kind == "p_true"]
     custom_losses = [
         (ls, slice(i * R, (i + 1) * R)) for i, ls in enumerate(losses) if ls.kind in ("probs", "autograd")
@@ -469,7 +427,7 @@ def _train_sub_bank(
         for size in sizes
     }
     for epoch in range(epochs):
-        coef = _in_layout(_coefficients(losses, epoch, epochs, R, C), bank.train_coef_shape, dev)
+        coef = in_logits_layout(model_coefficients(losses, epoch, epochs, R, C), bank.train_coef_shape, dev)
         # Each model's step size lr / B (0 once diverged) folded into its gradient weights.
         step_size = torch.where(alive, lr_of_model, 0.0).view(S, G)
         grad_fns, custom = {}, {}
@@ -508,7 +466,7 @@ def _train_sub_bank(
                 B = xb.shape[1]
                 bank.step(xb, targets, yb, grad_fns[B], custom[B], momentum)
             # -- end of epoch: exact loss and accuracies of every model on whole splits
-            stats = _evaluate(bank, splits, losses, R, epoch, epochs)
+            stats = evaluate(bank, splits, losses, R, epoch, epochs)
         loss_now = stats["train_loss"]
         finite = torch.isfinite(loss_now) & _finite_per_model(bank)
         newly = (~finite).cpu().numpy() & (diverged_epoch < 0)
@@ -587,7 +545,7 @@ def _fault(t: Tensor, nan: str, inf: str) -> str | None:
     return nan if t.isnan().any() else None if t.isfinite().all() else inf
 
 
-def _finite_per_model(bank: _Bank) -> Tensor:
+def _finite_per_model(bank: Bank) -> Tensor:
     """Whether every parameter of each model is finite: (S * G,) booleans."""
     S, G = bank.S, bank.G
     if bank.net == "linear":
@@ -596,469 +554,6 @@ def _finite_per_model(bank: _Bank) -> Tensor:
     return torch.stack([torch.isfinite(v).flatten(1).all(1) for v in bank.views.values()]).all(0)
 
 
-def _eval_batches(n: int, eval_batch: int, device) -> tuple[Tensor, Tensor] | None:
-    """For accuracies as a mean over batches of ``eval_batch`` rows: each row's batch number (n,) and each
-    batch's size. None for exact accuracy, and where one batch holds the whole split (its mean is exact)."""
-    if eval_batch == 0 or n <= eval_batch:
-        return None
-    n_batches = math.ceil(n / eval_batch)
-    sizes = torch.full((n_batches,), float(eval_batch), dtype=torch.float64, device=device)
-    sizes[-1] = n - eval_batch * (n_batches - 1)
-    return torch.arange(n, device=device) // eval_batch, sizes
-
-
-def _evaluate(bank: _Bank, splits: dict, losses, R, epoch, n_epochs) -> dict[str, Tensor]:
-    """Mean training loss at ``epoch`` and validation / test accuracy of every model (shape (M,) each)."""
-    M = bank.S * bank.G
-    first = bank.eval_weights()
-    widest = M * max(bank.C, bank.I if bank.net == "hidden" else 0)  # values per row: hidden units or logits
-    chunk = max(1, min(_EVAL_ROWS, _EVAL_VALUES // widest))
-    groups = _loss_groups(losses, R, epoch, n_epochs, bank.C, first.device)
-    out = {}
-    for name, (X, onehot, y, batches) in splits.items():
-        total = torch.zeros(M, dtype=torch.float64, device=X.device)
-        per_batch = None if batches is None else X.new_zeros(len(batches[1]), M, dtype=torch.float64)
-        for start in range(0, len(X), chunk):
-            rows = slice(start, start + chunk)
-            q = bank.logits(X[rows], first)  # (S, G, C, n)
-            if name == "train":
-                per_sample = _per_sample_losses(q, onehot[rows], y[rows], groups)
-                total += per_sample.sum(2, dtype=torch.float64).reshape(M)
-            else:
-                # max(.).indices, not argmax: the same first-index rule for ties (documented for both), but
-                # argmax over an inner axis is several times slower on the CPU
-                correct = q.max(2).indices == y[rows]
-                if per_batch is None:
-                    total += correct.sum(2).reshape(M)
-                else:  # correct rows counted per evaluation batch, as (rows, M)
-                    per_batch.index_add_(0, batches[0][rows], correct.reshape(M, -1).T.double())
-        if not len(X):
-            out[name] = torch.full((M,), torch.nan, dtype=torch.float64, device=X.device)
-        elif per_batch is not None:
-            # the reference code's arithmetic: per-batch accuracies, their sum, divided by the batch count
-            out[name] = (per_batch / batches[1][:, None]).sum(0) / len(batches[1])
-        else:  # float64: accuracies stay the exact fractions k / n the naive loop reports
-            out[name] = total / len(X)
-    out["train_loss"] = out.pop("train")
-    return out
-
-
-_TERMS = (*_WEIGHTS, "reset")  # the family terms a loss may have or not
-
-
-def _loss_groups(losses, R, epoch, n_epochs, C, device) -> list[tuple[slice, Loss | dict]]:
-    """The bank's models in runs evaluated together: consecutive family losses with the same terms (with
-    their coefficients for ``epoch`` in the evaluation layout), each other loss alone. Each term is then
-    computed on the models that have it only: on the standard eight, a quarter of the work of computing
-    every term on every model, with the values of each loss's own ``family_loss`` (as the naive loop)."""
-    runs: list[list] = []  # [key, first loss, end]
-    for i, ls in enumerate(losses):
-        if ls.kind == "family":
-            coef = ls.coefficients_at(epoch, n_epochs, C)
-            key = ("family", frozenset(k for k in _TERMS if coef[k] != 0))
-        else:
-            key = (ls.kind, i)
-        if runs and runs[-1][0] == key:
-            runs[-1][2] = i + 1
-        else:
-            runs.append([key, i, i + 1])
-    groups = []
-    for key, a, b in runs:
-        models = slice(a * R, b * R)
-        if key[0] == "family":
-            coef = _coefficients(losses[a:b], epoch, n_epochs, R, C)
-            groups.append((models, _in_layout(coef, (1, (b - a) * R, 1, 1), device)))
-        else:
-            groups.append((models, losses[a]))
-    return groups
-
-
-def _per_sample_losses(q: Tensor, onehot: Tensor, y: Tensor, groups) -> Tensor:
-    """Loss of every model on every row, (S, G, n), for logits (S, G, C, n); ``groups`` from
-    :func:`_loss_groups`."""
-    S, G, C, n = q.shape
-    eval_onehot = onehot.T.reshape(1, 1, C, n)
-    val = q.new_empty(S, G, n)
-    for models, loss in groups:
-        qs = q[:, models]
-        if isinstance(loss, dict):
-            val[:, models] = family_loss(qs, eval_onehot, loss, dim=2)
-        elif loss.kind == "p_true":
-            val[:, models] = loss.p_true.value((torch.log_softmax(qs, 2) * eval_onehot).sum(2))
-        elif loss.kind == "probs":
-            val[:, models] = loss.probs.value(qs, eval_onehot, 2)
-        else:  # autograd: the user's function on (rows, C) logits
-            rows_last = qs.permute(0, 1, 3, 2)  # (S, R, n, C)
-            t = y.view(1, 1, n).expand(rows_last.shape[:-1])
-            with torch.no_grad():
-                val[:, models] = loss.per_sample(rows_last.reshape(-1, C), t.reshape(-1)).view(t.shape)
-    return val
-
-
-# --- selection -------------------------------------------------------------------------------------------
-def select_by_validation(records: pd.DataFrame, lr_order: Sequence[float] | None = None) -> pd.DataFrame:
-    """Pick, for each (loss, seed) and any other grouping column, the (lr, epoch) with the best validation.
-
-    The rule of the reference study, made explicit:
-
-    1. Within one learning rate, the epoch with the highest validation accuracy; ties go to the **later**
-       epoch (its code keeps an epoch when ``val >= best so far``).
-    2. Across learning rates, the rate whose best validation accuracy is **strictly** higher; ties go to the
-       rate that comes first in ``lr_order`` (default: the order the rates first appear in ``records``,
-       which is the order they were given to the engine, 0.01, 0.005, 0.001 for the protocol).
-
-    Diverged epochs are never picked. A (loss, seed) whose every epoch diverged gets NaN accuracies,
-    lr NaN and epoch -1.
-
-    Parameters
-    ----------
-    records : DataFrame with ``RECORD_COLUMNS`` and optional extra key columns (dataset, net, split, noise)
-
-    Returns
-    -------
-    DataFrame with one row per group: the key columns then :data:`mixbench.schema.SELECTION_COLUMNS`;
-    ``diverged`` is True when any learning rate of the group diverged.
-    """
-    keys = [c for c in schema.TASK_KEY if c in records.columns] + ["loss", "seed"]
-    order = list(dict.fromkeys(records["lr"])) if lr_order is None else [float(v) for v in lr_order]
-    df = records.assign(_lr_rank=records["lr"].map({lr: i for i, lr in enumerate(order)}))
-    if df["_lr_rank"].isna().any():
-        raise ValueError(f"records hold learning rates not in lr_order {order}")
-    any_diverged = df.groupby(keys, sort=False)["diverged"].any()
-    ok = df[~df["diverged"] & df["val_acc"].notna()]
-    # Best per lr: highest val, then latest epoch. Best across lrs: highest val, then first lr in order.
-    ok = ok.sort_values(
-        keys + ["val_acc", "_lr_rank", "epoch"], ascending=[True] * len(keys) + [False, True, False]
-    )
-    best = ok.drop_duplicates(keys, keep="first").set_index(keys)
-    out = any_diverged.to_frame("diverged").join(best.drop(columns=["diverged"]), how="left").reset_index()
-    out["epoch"] = out["epoch"].fillna(-1).astype(int)
-    return out[keys + [c for c in schema.SELECTION_COLUMNS if c not in ("loss", "seed")]]
-
-
-# --- the naive reference -----------------------------------------------------------------------------------
-def train_naive(
-    X: np.ndarray,
-    y: np.ndarray,
-    train: np.ndarray,
-    validation: np.ndarray,
-    test: np.ndarray,
-    n_classes: int,
-    *,
-    net: str,
-    loss: str | Loss,
-    lr: float,
-    seed: int,
-    epochs: int = PROTOCOL.epochs,
-    batch_size: int = PROTOCOL.batch_size,
-    momentum: float = PROTOCOL.momentum,
-    eval_batch: int = 0,
-    max_steps: int | None = None,
-) -> tuple[pd.DataFrame, list[Tensor]]:
-    """One model at a time with ``nn.Module`` + ``optim.SGD`` + autograd: the slow reference.
-
-    Same initialisation, batch order and evaluation rules as :func:`train_bank`, but the loss value is
-    differentiated by autograd, so the comparison also checks the closed-form gradients. Used by the test
-    suite and by ``mixbench bench``. ``eval_batch`` as in :func:`train_bank`; ``max_steps`` stops early
-    (for timing only).
-
-    Returns the per-epoch records (``RECORD_COLUMNS``) and the final parameters.
-    """
-    loss = resolve_losses([loss])[0]
-    g = torch.Generator().manual_seed(int(seed))
-    n_features = int(X.shape[1])
-    module = build_module(net, n_features, n_classes)
-    with torch.no_grad():
-        for p, v in zip(module.parameters(), init_params(net, n_features, n_classes, g), strict=True):
-            p.copy_(v)
-    opt = torch.optim.SGD(module.parameters(), lr=lr, momentum=momentum)
-    Xt = torch.as_tensor(np.asarray(X, dtype=np.float32))
-    yt = torch.tensor(np.asarray(y, dtype=np.int64))
-    train = torch.as_tensor(np.asarray(train, dtype=np.int64))
-    rows = []
-    steps = 0
-    diverged = False
-    for epoch in range(epochs):
-        if not diverged:
-            perm = train[torch.randperm(len(train), generator=g)]
-            for start in range(0, len(perm), batch_size):
-                idx = perm[start : start + batch_size]
-                opt.zero_grad()
-                loss.per_sample(module(Xt[idx]), yt[idx], epoch, epochs).mean().backward()
-                opt.step()
-                steps += 1
-                if max_steps is not None and steps >= max_steps:
-                    return pd.DataFrame(rows, columns=RECORD_COLUMNS), list(module.parameters())
-        else:
-            torch.randperm(len(train), generator=g)  # keep the generator in step with the bank
-        with torch.no_grad():
-            params = [p.detach() for p in module.parameters()]
-            tl = loss.per_sample(forward(params, Xt[train]), yt[train], epoch, epochs).double().mean().item()
-            if not diverged and not (math.isfinite(tl) and all(torch.isfinite(p).all() for p in params)):
-                diverged = True
-            accs = []
-            for idx in (validation, test):
-                idx = torch.as_tensor(np.asarray(idx, dtype=np.int64))
-                if len(idx) == 0:
-                    accs.append(math.nan)
-                    continue
-                # the reference code's loop: per-batch accuracies summed, divided by the number of batches;
-                # exact accuracy is the one batch of the whole split
-                parts = idx.split(eval_batch or len(idx))
-                hits = [(forward(params, Xt[p]).argmax(-1) == yt[p]).sum().item() / len(p) for p in parts]
-                accs.append(sum(hits) / len(parts))
-        nan = math.nan
-        rows.append(
-            [loss.name, float(lr), int(seed), epoch]
-            + ([nan, nan, nan, True] if diverged else [tl, accs[0], accs[1], False])
-        )
-    return pd.DataFrame(rows, columns=RECORD_COLUMNS), [p.detach().clone() for p in module.parameters()]
-
-
-# --- speed: the bank against the naive loop ----------------------------------------------------------------
-def bench_engine(
-    datasets: Sequence,
-    *,
-    nets: Sequence[str] = NETS,
-    epochs: int = 2,
-    naive_steps: int = 300,
-    losses: Sequence[str] = STANDARD_LOSSES,
-    lrs: Sequence[float] = DEFAULT_LRS,
-    seeds: Sequence[int] = DEFAULT_SEEDS,
-    progress: Callable[[str], None] | None = None,
-) -> pd.DataFrame:
-    """Time the bank and the naive loop side by side, one thread each, on the same datasets.
-
-    The bank trains the full grid (losses x lrs x seeds) for ``epochs`` epochs, its per-epoch
-    evaluation and setup included. The naive loop trains one model at a time for ``naive_steps`` steps
-    split over two losses (the first and the last), evaluating only at the end of an epoch it completes
-    (on small datasets), so it carries less evaluation than the bank.
-
-    Parameters
-    ----------
-    datasets : sequence of :class:`~mixbench.data.Dataset`
-
-    Returns
-    -------
-    DataFrame, one row per (dataset, net): shape, bank and naive model-steps per second, their ratio, the
-    bank's arithmetic rate (``bank_gflop_per_s``: the products of training and evaluation counted by
-    :func:`mixbench.models.flops_per_row`, over the bank's seconds) and its fraction of the machine's
-    batched-product rate measured in the same run (``of_machine``; the rate itself in
-    ``.attrs["machine_gflop_per_s"]``, see :func:`batched_product_rate`), and the bank's seconds per bank
-    step (``bank_step_s``, evaluation included) used for projections.
-    """
-    import warnings
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # short schedules are on purpose here
-            rate = batched_product_rate()
-            rows = _bench_rows(datasets, nets, epochs, naive_steps, losses, lrs, seeds, progress)
-            rate = max(rate, batched_product_rate())  # before and after: the better of two readings
-    finally:
-        torch.set_num_threads(threads)
-    table = pd.DataFrame(rows)
-    if len(table):
-        table.insert(table.columns.get_loc("bank_step_s"), "of_machine", table["bank_gflop_per_s"] / rate)
-    table.attrs["machine_gflop_per_s"] = rate
-    return table
-
-
-BENCH_PRODUCT = (48, 8, 257, 256)  # batch, rows, inner, columns: the bank's product on a 256-feature dataset
-
-
-def batched_product_rate(shape: tuple[int, int, int, int] = BENCH_PRODUCT, seconds: float = 0.25) -> float:
-    """GFLOP/s of ``torch.bmm`` on this machine with the current threads, for ``shape`` = (batch, rows,
-    inner, columns): by default one bank's forward product on a 256-feature dataset (48 models, a batch
-    of 8 rows, 257 x 256 weights), the dense arithmetic a training step of the engine is made of. The
-    best of repeated timings of about ``seconds`` in all."""
-    import time
-
-    batch, rows, inner, cols = shape
-    gen = torch.Generator().manual_seed(0)
-    a = torch.rand(batch, rows, inner, generator=gen)
-    b = torch.rand(batch, inner, cols, generator=gen)
-    out = torch.empty(batch, rows, cols)
-    torch.bmm(a, b, out=out)  # warm-up
-    t0 = time.perf_counter()
-    torch.bmm(a, b, out=out)
-    once = max(time.perf_counter() - t0, 1e-7)
-    reps = max(1, int(seconds / 5 / once))
-    best = math.inf
-    for _ in range(5):
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            torch.bmm(a, b, out=out)
-        best = min(best, (time.perf_counter() - t0) / reps)
-    return 2.0 * batch * rows * inner * cols / best / 1e9
-
-
-def _bench_rows(datasets, nets, epochs, naive_steps, losses, lrs, seeds, progress) -> list[dict]:
-    import time
-
-    rows = []
-    # Warm-up, untimed: the first calls pay one-off costs (allocator, kernels) that a long run does not.
-    if datasets:
-        ds = datasets[0]
-        kw = dict(net="hidden", lr=lrs[0], seed=seeds[0], epochs=10**6, max_steps=50)
-        train_naive(ds.X, ds.y, ds.train, ds.validation, ds.test, ds.n_classes, loss=losses[0], **kw)
-        train_bank(ds.X, ds.y, ds.train[:64], ds.validation, ds.test, ds.n_classes, losses=losses, epochs=1)
-    for ds in datasets:
-        n_train = len(ds.train)
-        for net in nets:
-            if progress is not None:
-                progress(f"{ds.name} / {net}")
-            steps = epochs * math.ceil(n_train / 8)
-            t0 = time.perf_counter()
-            train_bank(
-                ds.X, ds.y, ds.train, ds.validation, ds.test, ds.n_classes,
-                net=net, losses=losses, lrs=lrs, seeds=seeds, epochs=epochs,
-            )  # fmt: skip
-            bank_s = time.perf_counter() - t0
-            n_models = len(losses) * len(lrs) * len(seeds)
-            naive_s, done = 0.0, 0
-            for loss in (losses[0], losses[-1]):
-                t0 = time.perf_counter()
-                train_naive(
-                    ds.X, ds.y, ds.train, ds.validation, ds.test, ds.n_classes, net=net,
-                    loss=loss, lr=lrs[0], seed=seeds[0], epochs=10**6, max_steps=naive_steps // 2,
-                )  # fmt: skip
-                naive_s += time.perf_counter() - t0
-                done += naive_steps // 2
-            bank_rate = n_models * steps / bank_s
-            naive_rate = done / naive_s
-            train_flops, forward_flops = flops_per_row(net, ds.n_features, ds.n_classes)
-            n_rows = n_train + len(ds.validation) + len(ds.test)  # evaluated after every epoch
-            flops = n_models * epochs * (n_train * train_flops + n_rows * forward_flops)
-            rows.append(
-                {
-                    "dataset": ds.name,
-                    "net": net,
-                    "n_train": n_train,
-                    "n_features": ds.n_features,
-                    "n_classes": ds.n_classes,
-                    "models": n_models,
-                    "bank_model_steps_per_s": bank_rate,
-                    "naive_model_steps_per_s": naive_rate,
-                    "ratio": bank_rate / naive_rate,
-                    "bank_gflop_per_s": flops / bank_s / 1e9,
-                    "bank_step_s": bank_s / steps,
-                }
-            )
-    return rows
-
-
-def bench_losses(
-    datasets: Sequence,
-    losses: Sequence[str | Loss],
-    *,
-    nets: Sequence[str] = NETS,
-    epochs: int = 1,
-    repeats: int = 3,
-    baseline: str = "CE",
-    lrs: Sequence[float] = DEFAULT_LRS,
-    seeds: Sequence[int] = DEFAULT_SEEDS,
-    progress: Callable[[str], None] | None = None,
-) -> pd.DataFrame:
-    """The cost of each loss relative to the built-in ``baseline`` (CE), measured side by side, one thread.
-
-    Two banks per loss and (dataset, network), each timed ``repeats`` times interleaved with the baseline's
-    (the fastest time counts, so a busy machine biases no loss): the loss alone (its lrs x seeds models),
-    against the baseline alone; and the standard eight losses plus this loss, against the standard eight
-    plus a second copy of the baseline (same bank size, so the ratio is what this loss costs beyond a
-    built-in one in a real run). ``epochs`` of training with their evaluation; one untimed epoch first
-    (a p_y loss records its derivative graph once per process and shape).
-
-    Returns one row per (dataset, net, loss): ``kind``, ``alone_s``, ``alone_ratio``, ``with_standard_s``,
-    ``with_standard_ratio`` (seconds, and their ratio to the baseline's).
-    """
-    import time
-    import warnings
-
-    base = resolve_losses([baseline])[0]
-    twin = Loss(f"{base.name} (again)", base.coefficients, base.schedule, base.function, p_true=base.p_true,
-                probs=base.probs)  # fmt: skip
-    losses = resolve_losses(losses)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    rows = []
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for ds in datasets:
-                args = (ds.X, ds.y, ds.train, ds.validation, ds.test, ds.n_classes)
-                for net in nets:
-                    if progress is not None:
-                        progress(f"{ds.name} / {net}")
-                    standard = [n for n in STANDARD_LOSSES if n != base.name] + [base.name]
-
-                    def timed(names, n_epochs=epochs, net=net, args=args):
-                        t0 = time.perf_counter()
-                        train_bank(*args, net=net, losses=names, lrs=lrs, seeds=seeds, epochs=n_epochs)
-                        return time.perf_counter() - t0
-
-                    banks = {"alone": {None: [base]}, "with_standard": {None: [*standard, twin]}}
-                    for ls in losses:
-                        banks["alone"][ls.name] = [ls]
-                        banks["with_standard"][ls.name] = [*standard, ls] if ls.name not in standard else None
-                    for setting in banks.values():
-                        for names in filter(None, setting.values()):
-                            timed(names, 1)  # warm-up, untimed
-                    best = {k: {n: math.inf for n in v} for k, v in banks.items()}
-                    for _ in range(repeats):
-                        for setting, bank_of in banks.items():
-                            for name, names in bank_of.items():
-                                if names is not None:
-                                    best[setting][name] = min(best[setting][name], timed(names))
-                    for ls in losses:
-                        row = {"dataset": ds.name, "net": net, "loss": ls.name, "kind": ls.kind}
-                        for setting in banks:
-                            seconds = best[setting][ls.name]
-                            row[f"{setting}_s"] = seconds
-                            row[f"{setting}_ratio"] = seconds / best[setting][None]
-                        rows.append(row)
-    finally:
-        torch.set_num_threads(threads)
-    return pd.DataFrame(rows)
-
-
 def params_per_model(net: str, n_features: int, n_classes: int) -> int:
     """Number of parameters of one model: the size a bank step's cost grows with."""
     return sum((i + 1) * o for i, o in layer_sizes(net, n_features, n_classes))
-
-
-def project_protocol_time(
-    bench: pd.DataFrame,
-    shapes: pd.DataFrame,
-    epochs: int = PROTOCOL.epochs,
-    batch_size: int = PROTOCOL.batch_size,
-    workers: int = 1,
-) -> pd.DataFrame:
-    """Project the wall time of the full protocol from measured bank step times.
-
-    Per network, a least-squares line ``seconds per bank step = a + b * params_per_model`` is fitted to
-    ``bench`` (from :func:`bench_engine`) and applied to every dataset of ``shapes`` (columns name,
-    n_train, n_features, n_classes). Tasks are spread over ``workers`` processes (largest first), so the
-    projection is ``max(total / workers, largest task)``.
-
-    Returns one row per (dataset, net) with the projected seconds; ``.attrs["wall_s"]`` holds the total.
-    """
-    out = []
-    for net, grp in bench.groupby("net"):
-        x = np.array(
-            [params_per_model(net, f, c) for f, c in zip(grp.n_features, grp.n_classes, strict=True)]
-        )
-        b, a = (
-            np.polyfit(x, grp.bank_step_s.to_numpy(), 1) if len(grp) > 1 else (0.0, grp.bank_step_s.iloc[0])
-        )
-        for row in shapes.itertuples():
-            p = params_per_model(net, int(row.n_features), int(row.n_classes))
-            steps = epochs * math.ceil(row.n_train / batch_size)
-            out.append({"dataset": row.name, "net": net, "seconds": steps * max(a + b * p, 0.0)})
-    proj = pd.DataFrame(out)
-    total = proj["seconds"].sum()
-    proj.attrs["wall_s"] = max(total / workers, proj["seconds"].max()) if len(proj) else 0.0
-    proj.attrs["cpu_s"] = total
-    return proj

@@ -1,0 +1,50 @@
+"""Batched training of many models: every (loss, learning rate, seed) model of one dataset and network
+trained in lockstep as one "model bank".
+
+The package only re-exports; each concept has its own module:
+
+* :mod:`~mixbench.engine.numerics`: ``NUMERICS_VERSION``, the version of the engine's arithmetic.
+* :mod:`~mixbench.engine.bank`: the bank (stacked parameters, one SGD step of every model) and
+  :func:`train_bank`.
+* :mod:`~mixbench.engine.coefficients`: each model's loss-family coefficients in a logits layout.
+* :mod:`~mixbench.engine.evaluation`: end-of-epoch training loss and accuracies of every model.
+* :mod:`~mixbench.engine.selection`: :func:`select_by_validation`, the reference study's rule.
+* :mod:`~mixbench.engine.reference`: :func:`train_naive`, the one-model-at-a-time reference loop.
+* :mod:`~mixbench.engine.bench`: timings of the bank against that loop and projections of the protocol.
+"""
+
+from mixbench.engine.bank import (
+    DEFAULT_LRS,
+    DEFAULT_SEEDS,
+    RECORD_COLUMNS,
+    TrainResult,
+    params_per_model,
+    train_bank,
+)
+from mixbench.engine.bench import (
+    BENCH_PRODUCT,
+    batched_product_rate,
+    bench_engine,
+    bench_losses,
+    project_protocol_time,
+)
+from mixbench.engine.numerics import NUMERICS_VERSION
+from mixbench.engine.reference import train_naive
+from mixbench.engine.selection import select_by_validation
+
+__all__ = [
+    "BENCH_PRODUCT",
+    "DEFAULT_LRS",
+    "DEFAULT_SEEDS",
+    "NUMERICS_VERSION",
+    "RECORD_COLUMNS",
+    "TrainResult",
+    "batched_product_rate",
+    "bench_engine",
+    "bench_losses",
+    "params_per_model",
+    "project_protocol_time",
+    "select_by_validation",
+    "train_bank",
+    "train_naive",
+]
