@@ -31,6 +31,8 @@ from mixbench.engine import (
 )
 from mixbench.engine import bank as engine_bank
 from mixbench.engine import evaluation as engine_evaluation
+from mixbench.engine.bank import Bank
+from mixbench.engine.nets import BANK_NETS
 from mixbench.losses import STANDARD_LOSSES, Loss, get_loss, register_loss
 from mixbench.models import NETS, build_module, flops_per_row, forward, init_params
 from mixbench.schema import SELECTION_COLUMNS
@@ -173,6 +175,31 @@ def test_a_split_within_one_evaluation_batch_keeps_its_exact_accuracy(uci_dir):
     pd.testing.assert_frame_equal(batched.records, exact.records, check_exact=True)
     with pytest.raises(ValueError, match="eval_batch must be 0"):
         train_bank(X, y, train, val, test, C, eval_batch=-1)
+
+
+@pytest.mark.parametrize("net", NETS)
+def test_each_network_is_one_bank_layout_holding_exactly_its_models_parameters(net):
+    """Every network of models.NETS has its class in engine.nets; its bank holds each model's parameters once
+    (params_per_model each, every flat value owned by one model), and a model written in reads back
+    unchanged."""
+    assert tuple(BANK_NETS) == NETS
+    n_features, n_classes, n_seeds, n_groups = 5, 3, 2, 4
+    gen = torch.Generator().manual_seed(0)
+    seeds_params = [init_params(net, n_features, n_classes, gen) for _ in range(n_seeds)]
+    bank = Bank(net, n_features, n_classes, seeds_params, n_groups, torch.device("cpu"))
+    per_model = params_per_model(net, n_features, n_classes)
+    assert bank.flat.numel() == n_seeds * n_groups * per_model
+    assert bank.model_of.bincount().tolist() == [per_model] * (n_seeds * n_groups)
+    for m in range(n_seeds * n_groups):
+        got = bank.get_model(m)
+        assert len(got) == len(seeds_params[m // n_groups])
+        for p, expected in zip(got, seeds_params[m // n_groups], strict=True):
+            assert torch.equal(p, expected)
+    # the values model_of gives model 1 are its parameters, all of them and no other model's
+    flat = bank.flat.clone()
+    flat[bank.model_of == 1] = 0.0
+    assert all(not p.any() for p in bank.get_model(1, flat))
+    assert all(torch.equal(a, b) for a, b in zip(bank.get_model(0, flat), seeds_params[0], strict=True))
 
 
 # --- seeds: reproducible, shared initialisation and batch order ---------------------------------------------

@@ -6,6 +6,7 @@ The package only re-exports; each concept has its own module:
 * :mod:`~mixbench.engine.numerics`: ``NUMERICS_VERSION``, the version of the engine's arithmetic.
 * :mod:`~mixbench.engine.bank`: the bank (stacked parameters, one SGD step of every model) and
   :func:`train_bank`.
+* :mod:`~mixbench.engine.nets`: each network shape's layout in a bank, one class per network.
 * :mod:`~mixbench.engine.coefficients`: each model's loss-family coefficients in a logits layout.
 * :mod:`~mixbench.engine.evaluation`: end-of-epoch training loss and accuracies of every model.
 * :mod:`~mixbench.engine.selection`: :func:`select_by_validation`, the reference study's rule.

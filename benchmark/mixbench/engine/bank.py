@@ -12,6 +12,9 @@ rates). Models of one seed share initial weights and batch order, so a batch is 
 never the last one: PyTorch's CPU softmax over a short last axis (C of 2 to 26 here) costs several times
 more than over an inner axis, and the softmax is one of the largest operations of a step.
 
+Each network shape is one class of :mod:`mixbench.engine.nets` (its parameter tensors, forward pass,
+gradient products and evaluation layout), so the bank itself has no branch on the network:
+
 * linear: one tensor ``W`` (S, I + 1, C * G), column ``c * G + g``; logits ``bmm(xb, W)`` viewed as
   (S, B, C, G).
 * hidden: ``W1`` (S * G, I + 1, H), ``W2`` (S * G, C, H), ``b2`` (S * G, C, 1); the batch is repeated
@@ -54,6 +57,7 @@ from torch import Tensor
 from mixbench import schema
 from mixbench.engine.coefficients import in_logits_layout, model_coefficients
 from mixbench.engine.evaluation import eval_batches, evaluate
+from mixbench.engine.nets import BANK_NETS
 from mixbench.losses import STANDARD_LOSSES, FamilyGrad, Loss, resolve_losses
 from mixbench.models import NETS, forward, init_params, layer_sizes
 from mixbench.protocol import PROTOCOL
@@ -92,88 +96,51 @@ class TrainResult:
 
 
 class Bank:
-    """Stacked parameters of S x G models of one network, with their flat views."""
+    """Stacked parameters of S x G models of one network, with their flat views.
+
+    The network's layout (its parameter tensors, forward pass, gradient products and evaluation) is
+    ``layout``, a :class:`~mixbench.engine.nets.BankNet` of :data:`~mixbench.engine.nets.BANK_NETS`.
+    """
 
     def __init__(self, net, n_features, n_classes, seeds_params, n_groups, device):
-        self.net, self.S, self.G = net, len(seeds_params), n_groups
+        self.S, self.G = len(seeds_params), n_groups
         self.I, self.C = n_features, n_classes
-        S, G, I, C = self.S, self.G, n_features, n_classes
-        H = n_features
-        if net == "linear":
-            shapes = {"W": (S, I + 1, C * G)}
-            # an (S, G) per-model tensor, and one (1, G), in the layout of the training logits
-            self.model_shape, self.train_coef_shape = (S, 1, 1, G), (1, 1, 1, G)
-        else:
-            shapes = {"W1": (S * G, I + 1, H), "W2": (S * G, C, H), "b2": (S * G, C, 1)}
-            self.model_shape, self.train_coef_shape = (S, G, 1, 1), (1, G, 1, 1)
-        self.shapes = shapes
-        # The model axis (g) of the training logits
-        self.model_dim = 3 if net == "linear" else 1
-        total = sum(math.prod(v) for v in shapes.values())
+        self.layout = BANK_NETS[net](self.S, self.G, n_features, n_classes, device)
+        # an (S, G) per-model tensor, and one (1, G), in the layout of the training logits
+        self.model_shape, self.train_coef_shape = self.layout.model_shape, self.layout.train_coef_shape
+        # The model axis (g) and the batch axis of the training logits
+        self.model_dim, self.batch_dim = self.layout.model_dim, self.layout.batch_dim
+        total = sum(math.prod(v) for v in self.layout.shapes.values())
         self.flat = torch.zeros(total, device=device)
         self.buf = torch.zeros(total, device=device)  # momentum buffers (times the learning rate)
         self.views, self.bufs = self._views_of(self.flat), self._views_of(self.buf)
-        self.ones = torch.ones(S * G, 1, 1, device=device).expand(S * G, 1 << 20, 1)  # sums over a batch
-        ids = torch.arange(S * G)
-        if net == "linear":  # column c * G + g of seed s belongs to model s * G + g
-            self.model_of = ids.view(S, 1, 1, G).expand(S, I + 1, C, G).reshape(-1)
-        else:  # one row block of each tensor per model
-            self.model_of = torch.cat([ids.view(S * G, 1, 1).expand(v).reshape(-1) for v in shapes.values()])
-        self.model_of = self.model_of.to(device)
+        self.model_of = self.layout.model_of().to(device)
         for s, params in enumerate(seeds_params):
-            for g in range(G):
-                self.set_model(s * G + g, params)
-
-    def set_model(self, m: int, params: list[Tensor]) -> None:
-        s, g = divmod(m, self.G)
-        if self.net == "linear":
-            W, b = params
-            self.views["W"].view(self.S, self.I + 1, self.C, self.G)[s, :, :, g] = torch.cat(
-                [W.T, b[None]], 0
-            )
-        else:
-            W1, b1, W2, b2 = params
-            self.views["W1"][m] = torch.cat([W1.T, b1[None]], 0)
-            self.views["W2"][m] = W2
-            self.views["b2"][m, :, 0] = b2
+            for g in range(self.G):
+                self.layout.set_model(self.views, s * self.G + g, params)
 
     def get_model(self, m: int, flat: Tensor | None = None) -> list[Tensor]:
         """Parameters of model ``m`` in nn.Linear layout (from ``flat`` if given, e.g. a snapshot)."""
-        views = self.views if flat is None else self._views_of(flat)
-        s, g = divmod(m, self.G)
-        I = self.I
-        if self.net == "linear":
-            block = views["W"].view(self.S, I + 1, self.C, self.G)[s, :, :, g]
-            return [block[:I].T.clone().cpu(), block[I].clone().cpu()]
-        W1a = views["W1"][m]
-        return [
-            W1a[:I].T.clone().cpu(),
-            W1a[I].clone().cpu(),
-            views["W2"][m].clone().cpu(),
-            views["b2"][m, :, 0].clone().cpu(),
-        ]
+        return self.layout.get_model(self.views if flat is None else self._views_of(flat), m)
 
     def _views_of(self, flat: Tensor) -> dict[str, Tensor]:
         """The named parameter tensors as views of a flat tensor (parameters, momentum, a snapshot)."""
         out, start = {}, 0
-        for k, shape in self.shapes.items():
+        for k, shape in self.layout.shapes.items():
             n = math.prod(shape)
             out[k] = flat[start : start + n].view(shape)
             start += n
         return out
 
+    def finite_per_model(self) -> Tensor:
+        """Whether every parameter of each model is finite: (S * G,) booleans."""
+        return self.layout.finite_per_model(self.views)
+
     # -- the training step --------------------------------------------------------------------------
     def batch_layout(self, rows: Tensor) -> Tensor:
         """Per-row tensors (S, n, C) of one epoch (targets) in the layout of the training logits, batch
         axis included: (S, n, C, 1) for linear, (S, 1, C, n) for hidden."""
-        if self.net == "linear":
-            return rows.unsqueeze(-1)
-        return rows.transpose(1, 2).contiguous().unsqueeze(1)
-
-    @property
-    def batch_dim(self) -> int:
-        """The batch axis of :meth:`batch_layout`."""
-        return 1 if self.net == "linear" else 3
+        return self.layout.batch_layout(rows)
 
     def step(self, xb: Tensor, targets, yb, grad_fn, custom, mom: float) -> None:
         """One SGD step of every model.
@@ -184,38 +151,20 @@ class Bank:
         also does the losses of p_y alone); ``custom`` the other losses with their own gradient: closed
         forms in p and autograd, as ``(loss, model slice, scale)``.
         """
-        S, G, C = self.S, self.G, self.C
-        B = xb.shape[1]
         # Each gradient product also does the momentum update, buf = momentum * buf + lr * grad, in one
         # baddbmm_ (dq carries lr / B; PyTorch's SGD: buf.mul_(momentum).add_(grad), the first step gives
         # buf = grad, and p -= lr * buf: the same with buf scaled by lr).
-        bufs, views = self.bufs, self.views
-        if self.net == "linear":
-            q = torch.bmm(xb, views["W"]).view(S, B, C, G)
-            dq = grad_fn(q, *targets)
-            self._custom_grad(dq, q, targets[0], yb, custom)
-            bufs["W"].baddbmm_(xb.transpose(1, 2), dq.view(S, B, C * G), beta=mom)
-        else:
-            xg = xb.unsqueeze(1).expand(S, G, B, xb.shape[2]).reshape(S * G, B, xb.shape[2])
-            h = torch.bmm(xg, views["W1"]).relu_()
-            q = torch.baddbmm(views["b2"], views["W2"], h.transpose(1, 2)).view(S, G, C, B)
-            dq = grad_fn(q, *targets)
-            self._custom_grad(dq, q, targets[0], yb, custom)
-            dq = dq.view(S * G, C, B)
-            bufs["W2"].baddbmm_(dq, h, beta=mom)
-            bufs["b2"].baddbmm_(dq, self.ones[:, :B], beta=mom)
-            dh = torch.ops.aten.threshold_backward(torch.bmm(dq.transpose(1, 2), views["W2"]), h, 0)
-            bufs["W1"].baddbmm_(xg.transpose(1, 2), dh, beta=mom)
+        q, saved = self.layout.train_logits(self.views, xb)
+        dq = grad_fn(q, *targets)
+        self._custom_grad(dq, q, targets[0], yb, custom)
+        self.layout.accumulate_grads(self.bufs, self.views, xb, saved, dq, mom)
         self.flat.sub_(self.buf)
-
-    def models_rows_classes(self, t: Tensor) -> Tensor:
-        """A view of training logits (or their gradient) as (S, G, B, C)."""
-        return t.permute(0, 3, 1, 2) if self.net == "linear" else t.permute(0, 1, 3, 2)
 
     def _custom_grad(self, dq, q, onehot, yb, custom):
         """Write the logit gradients of the losses with their own (closed form in p, or autograd) into
         their models' slice of ``dq``; ``onehot`` in :meth:`batch_layout`."""
         d = self.model_dim
+        models_rows_classes = self.layout.models_rows_classes  # (S, G, B, C) views
         for loss, groups, scale in custom:
             start, length = groups.start, groups.stop - groups.start
             if loss.kind == "probs":  # closed form, in the bank's own layout (class axis 2)
@@ -225,32 +174,25 @@ class Bank:
             # autograd on the loss's own models only: their logits as one contiguous (S * R * B, C) tensor,
             # each row's output gradient its model's lr / B, (S * R * B,) in scale[0] (so no sum and no
             # product afterwards). Plain autograd: a user function may keep state or branch on values.
-            qs = self.models_rows_classes(q)[:, groups]  # (S, R, B, C)
+            qs = models_rows_classes(q)[:, groups]  # (S, R, B, C)
             targets = yb.unsqueeze(1).expand(*qs.shape[:-1]).reshape(-1)
             g = loss.weighted_grad(qs.reshape(-1, self.C), targets, scale[0])
-            self.models_rows_classes(dq)[:, groups] = g.view(qs.shape)
+            models_rows_classes(dq)[:, groups] = g.view(qs.shape)
 
-    # -- evaluation ---------------------------------------------------------------------------------
-    # Both networks evaluate in one layout, (S, G, C, n): class axis 2, rows innermost, each loss's models
-    # one slice of axis 1 (the training loss is computed per run of losses with the same terms).
+    # -- evaluation: every network in one layout, (S, G, C, n) ---------------------------------------
+    @property
+    def eval_width(self) -> int:
+        """Values per row and model in the widest tensor of the evaluation (hidden units or logits)."""
+        return self.layout.eval_width
+
     def eval_weights(self) -> Tensor:
-        """The first layer of every model as one matrix for :meth:`logits`: linear (S * G * C, I+1), rows
-        in (seed, model, class) order; hidden (I+1, S * G * H)."""
-        if self.net == "linear":
-            W = self.views["W"].view(self.S, self.I + 1, self.C, self.G)
-            return W.permute(0, 3, 2, 1).reshape(-1, self.I + 1)
-        W = self.views["W1"]
-        return W.permute(1, 0, 2).reshape(W.shape[1], -1)
+        """The first layer of every model as one matrix for :meth:`logits`."""
+        return self.layout.eval_weights(self.views)
 
     def logits(self, X: Tensor, first: Tensor) -> Tensor:
         """Logits of every model for rows ``X`` (n, I+1), as (S, G, C, n). ``first`` from
         :meth:`eval_weights`."""
-        S, G, C = self.S, self.G, self.C
-        n = X.shape[0]
-        if self.net == "linear":
-            return torch.mm(first, X.T).view(S, G, C, n)
-        h = torch.relu_(X @ first).view(n, S * G, -1).permute(1, 2, 0)  # (S*G, H, n)
-        return torch.baddbmm(self.views["b2"], self.views["W2"], h).view(S, G, C, n)
+        return self.layout.logits(self.views, X, first)
 
 
 def train_bank(
@@ -423,8 +365,7 @@ def _train_sub_bank(
 
     # log p_y of one loss's models for a batch of each size, in the training layout (for p_true losses)
     p_true_example = {
-        size: torch.full((S, size, 1, R) if net == "linear" else (S, R, 1, size), -0.5, device=dev)
-        for size in sizes
+        size: torch.full(bank.layout.logits_shape(S, R, 1, size), -0.5, device=dev) for size in sizes
     }
     for epoch in range(epochs):
         coef = in_logits_layout(model_coefficients(losses, epoch, epochs, R, C), bank.train_coef_shape, dev)
@@ -468,7 +409,7 @@ def _train_sub_bank(
             # -- end of epoch: exact loss and accuracies of every model on whole splits
             stats = evaluate(bank, splits, losses, R, epoch, epochs)
         loss_now = stats["train_loss"]
-        finite = torch.isfinite(loss_now) & _finite_per_model(bank)
+        finite = torch.isfinite(loss_now) & bank.finite_per_model()
         newly = (~finite).cpu().numpy() & (diverged_epoch < 0)
         diverged_epoch[newly] = epoch
         alive = torch.as_tensor(diverged_epoch < 0, device=dev)
@@ -543,15 +484,6 @@ def _check_losses_finite(losses, X: Tensor, y, train: np.ndarray, net: str, C: i
 def _fault(t: Tensor, nan: str, inf: str) -> str | None:
     """``nan`` if ``t`` has a NaN, else ``inf`` if it has an infinity, else None."""
     return nan if t.isnan().any() else None if t.isfinite().all() else inf
-
-
-def _finite_per_model(bank: Bank) -> Tensor:
-    """Whether every parameter of each model is finite: (S * G,) booleans."""
-    S, G = bank.S, bank.G
-    if bank.net == "linear":
-        W = bank.views["W"].view(S, -1, bank.C, G)
-        return torch.isfinite(W).flatten(1, 2).all(1).reshape(-1)
-    return torch.stack([torch.isfinite(v).flatten(1).all(1) for v in bank.views.values()]).all(0)
 
 
 def params_per_model(net: str, n_features: int, n_classes: int) -> int:

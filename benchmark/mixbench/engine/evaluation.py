@@ -35,7 +35,7 @@ def evaluate(bank: Bank, splits: dict, losses, R, epoch, n_epochs) -> dict[str, 
     """Mean training loss at ``epoch`` and validation / test accuracy of every model (shape (M,) each)."""
     M = bank.S * bank.G
     first = bank.eval_weights()
-    widest = M * max(bank.C, bank.I if bank.net == "hidden" else 0)  # values per row: hidden units or logits
+    widest = M * bank.eval_width  # values per row: hidden units or logits
     chunk = max(1, min(_EVAL_ROWS, _EVAL_VALUES // widest))
     groups = _loss_groups(losses, R, epoch, n_epochs, bank.C, first.device)
     out = {}
