@@ -4,6 +4,9 @@
 layout (weight ``out x in``, bias ``out``) and default initialisation (Kaiming-uniform with ``a = sqrt(5)``,
 i.e. ``U(-1/sqrt(in), 1/sqrt(in))`` for weight and bias), drawn from a generator seeded with the seed
 alone, so every loss and learning rate trained with one seed starts from the same weights.
+
+A network is its name in ``NETS``, its layer sizes here, and its layout in a model bank, one class of
+:mod:`mixbench.engine.nets`.
 """
 
 from __future__ import annotations
