@@ -352,5 +352,5 @@ def test_cli_report_latex_baseline_and_rope(tmp_path, capsys):
     verdict = (tmp_path / "latex" / "verdict-hidden-symmetric-0.4.tex").read_text()
     assert "against EL" in verdict and "ROPE 0.5 pp" in verdict and "\nEL &" not in verdict
     with contextlib.redirect_stderr(io.StringIO()) as err:
-        assert cli.main(["report", str(run_dir), "--baseline", "NoSuchLoss", "--out", str(tmp_path)]) == 1
+        assert cli.main(["report", str(run_dir), "--baseline", "NoSuchLoss", "--out", str(tmp_path)]) == 2
     assert "NoSuchLoss" in err.getvalue()

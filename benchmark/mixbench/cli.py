@@ -466,7 +466,10 @@ def add_bench_parser(sub: argparse._SubParsersAction) -> None:
         "--datasets", help="comma-separated datasets (default: up to six of different shapes of the suite)"
     )
     p.add_argument(
-        "--epochs", type=_int_at_least(1), default=2, help="bank epochs per dataset and net (default 2)"
+        "--epochs",
+        type=_int_at_least(1),
+        default=None,
+        help="bank epochs per dataset and net (default 2; with --losses 1)",
     )
     p.add_argument(
         "--naive-steps",
@@ -533,6 +536,7 @@ def _bench(args: argparse.Namespace) -> int:
         return 2
     if args.losses:
         return _bench_losses(args, sets)
+    args.epochs = 2 if args.epochs is None else args.epochs
     table = engine.bench_engine(
         sets,
         epochs=args.epochs,
@@ -608,7 +612,7 @@ def _bench_losses(args: argparse.Namespace, sets) -> int:
 
     try:
         names = [n for n in split_loss_names(args.losses) if n != "CE"]
-        epochs = 1 if "--epochs" not in sys.argv else args.epochs
+        epochs = 1 if args.epochs is None else args.epochs  # (sys.argv missed --epochs=3 and main(argv))
         table = engine.bench_losses(
             sets, names, epochs=epochs, repeats=args.repeats,
             progress=lambda m: print(f"  timing {m}", flush=True),
@@ -635,6 +639,11 @@ def _bench_losses(args: argparse.Namespace, sets) -> int:
 
 
 # --- report -----------------------------------------------------------------------------------------
+#: Fewest bootstrap resamples of a 95% interval: its ends are the 2.5th and 97.5th percentiles, and fewer
+#: than 40 resamples leave no resample beyond them (0 gave no interval, 1 an interval of zero width).
+_MIN_N_BOOT = 40
+
+
 def add_report_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "report",
@@ -686,9 +695,9 @@ def add_report_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--n-boot",
-        type=int,
+        type=_int_at_least(_MIN_N_BOOT),
         default=10_000,
-        help="bootstrap resamples for the intervals (default: %(default)s)",
+        help=f"bootstrap resamples for the intervals, at least {_MIN_N_BOOT} (default: %(default)s)",
     )
     p.set_defaults(func=_report)
 
@@ -717,6 +726,11 @@ def _report(args: argparse.Namespace) -> int:
         )
         return 2
     curves = [name.strip() for name in args.curves.split(",") if name.strip()] if args.curves else None
+    args.baseline = _canonical_loss_name(args.baseline)
+    problem = _report_option_problem(run, args.baseline, curves)
+    if problem:  # said before any analysis or drawing
+        print(f"mixbench report: error: {problem}", file=sys.stderr)
+        return 2
     try:
         paths = render_report(
             run,
@@ -740,6 +754,31 @@ def _report(args: argparse.Namespace) -> int:
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 0
+
+
+def _canonical_loss_name(name: str | None) -> str | None:
+    """The spelling tables use for a parameterised loss (``GCE(q=.50)`` -> ``GCE(q=0.5)``), else ``name``."""
+    from mixbench.losses import get_loss, parse_loss_name
+
+    try:
+        return get_loss(name).name if name and parse_loss_name(name) else name
+    except (KeyError, TypeError, ValueError):
+        return name
+
+
+def _report_option_problem(run, baseline: str | None, curves: list[str] | None) -> str | None:
+    """What is wrong with --baseline or --curves for this run (a loss or dataset it does not hold)."""
+    losses = list(dict.fromkeys(run.selected["loss"]))
+    if baseline is not None and baseline not in losses:
+        close = [name for name in losses if name.lower() == baseline.strip().lower()]
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"--baseline {baseline!r}: not a loss of this run{hint}; give one of {losses}"
+    datasets = list(dict.fromkeys(run.selected["dataset"]))
+    unknown = [name for name in curves or [] if name not in datasets]
+    if unknown:
+        shown = datasets if len(datasets) <= 20 else [*datasets[:20], "..."]
+        return f"--curves: {', '.join(map(repr, unknown))} not a dataset of this run; give some of {shown}"
+    return None
 
 
 # --- losses -----------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -762,10 +763,47 @@ def register_loss(
             raise TypeError("register_loss: derivative= goes with of_p_true=")
         form = None if of_p_true is None else p_true_form(of_p_true, derivative, loss)
         loss = Loss(name=loss, function=function, p_true=form, description=description, source=source)
+    _check_loss_name(loss.name)
+    if loss.name in globals().get("_BUILT_IN", ()) and _REGISTRY[loss.name] is not loss:
+        # replace=True included: every run and table would show another function as the built-in
+        raise ValueError(
+            f"a loss named {loss.name!r} is already registered, built in: a loss of your own cannot replace "
+            "it (replace=True neither); give yours a name of its own (e.g. 'MyLoss')"
+        )
     if loss.name in _REGISTRY and not replace:
         raise ValueError(f"a loss named {loss.name!r} is already registered; pass replace=True")
     _REGISTRY[loss.name] = loss
     return loss
+
+
+def _check_loss_name(name) -> None:
+    """Refuse a name that would stand for another loss, or for nothing, wherever losses are named.
+
+    Every table, config.json and ``--losses`` know a loss by its name alone: a user loss called
+    ``GCE(q=0.5)`` would be shown (and resumed) as the zoo's GCE with q = 0.5, one called ``standard`` read
+    back as the named set, ``a:b`` as a module to import, ``CE,Focal`` as two losses, ``" CE"`` printed as
+    CE.
+    """
+    fix = "; give the loss a name of its own (e.g. 'MyLoss')"
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"a loss needs a name, not {name!r}{fix}")
+    if name != name.strip():
+        raise ValueError(f"loss name {name!r} begins or ends with white space, which tables do not show{fix}")
+    if name in globals().get("LOSS_SETS", {}):
+        raise ValueError(f"loss name {name!r} is a named set of losses (--losses {name}){fix}")
+    parsed = parse_loss_name(name)
+    if parsed is not None and parsed[0] in _FACTORIES:
+        raise ValueError(
+            f"loss name {name!r} reads as the built-in {parsed[0]} with parameters, so every table would "
+            f"show it as that loss{fix}"
+        )
+    pieces = _split_outside_parentheses(name)
+    sets = globals().get("LOSS_SETS", {})
+    if len(pieces) > 1 and all(
+        piece in _REGISTRY or piece in sets or (parse_loss_name(piece) or ("",))[0] in _FACTORIES
+        for piece in pieces
+    ):
+        raise ValueError(f"loss name {name!r} reads as the losses {pieces}{fix}")
 
 
 def register_loss_factory(
@@ -806,9 +844,12 @@ def parse_loss_name(name: str) -> tuple[str, dict[str, float]] | None:
         try:
             if not eq or not key:
                 raise ValueError
-            params[key] = float(value)
+            number = float(value)
         except ValueError:
             raise ValueError(f"loss {name!r}: parameters are key=number, e.g. GCE(q=0.5)") from None
+        if key in params:  # the last value would win unseen
+            raise ValueError(f"loss {name!r}: parameter {key} is given twice; give it once")
+        params[key] = number
     return base, params
 
 
@@ -865,8 +906,14 @@ def get_loss(name: str | Loss | Callable) -> Loss:
 def _import_loss(name: str) -> Loss:
     module_name, _, attr = name.partition(":")
     try:
-        obj = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise KeyError(f"cannot import loss {name!r}: {exc}") from exc
+    except Exception as exc:  # the module itself raised, e.g. register_loss refused a name it chose
+        raise KeyError(_import_failure(name, module_name, exc)) from exc
+    try:
+        obj = getattr(module, attr)
+    except AttributeError as exc:
         raise KeyError(f"cannot import loss {name!r}: {exc}") from exc
     if not isinstance(obj, Loss) and not callable(obj):
         raise TypeError(
@@ -874,6 +921,11 @@ def _import_loss(name: str) -> Loss:
             "(logits (B, C), targets (B,)) -> per-sample losses (B,)"
         )
     loss = obj if isinstance(obj, Loss) else Loss(name=attr, function=obj)
+    if ":" in loss.name:  # stored by that name, it would be read back as a module to import
+        raise ValueError(
+            f"{name!r} gives a loss named {loss.name!r}, whose ':' --losses reads as module:attr; give the "
+            "loss a name of its own (e.g. 'MyLoss')"
+        )
     existing = _REGISTRY.get(loss.name)
     if existing is None:
         return register_loss(loss)
@@ -883,6 +935,26 @@ def _import_loss(name: str) -> Loss:
     raise ValueError(
         f"{name!r} gives a loss named {loss.name!r}, but a different loss of that name is already "
         "registered; rename the attribute or the Loss"
+    )
+
+
+def _import_failure(name: str, module_name: str, exc: Exception) -> str:
+    """One line for a module that raised while imported: its file and line, the cause and the fix."""
+    import traceback
+
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<frozen")]
+    where = ""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = f"{exc.filename}, line {exc.lineno}: "
+    elif frames:
+        where = f"{frames[-1].filename}, line {frames[-1].lineno}: "
+        users = [f for f in frames if not f.filename.startswith(str(Path(__file__).parent))]
+        if users and users[-1] is not frames[-1]:  # raised inside mixbench: name the module's line too
+            where = f"{users[-1].filename}, line {users[-1].lineno}: "
+    cause = str(exc).splitlines()[0] if str(exc) else ""
+    return (
+        f"{where}importing loss {name!r} raised {type(exc).__name__}: {cause}; fix that module "
+        f"(`python -c 'import {module_name}'` shows the whole traceback) or leave the loss out"
     )
 
 
@@ -927,6 +999,12 @@ def split_loss_names(value: str | Sequence[str]) -> list[str]:
     for item in items:
         if ":" not in item and item not in _REGISTRY and parse_loss_name(item) is not None:
             item = get_loss(item).name  # one spelling of a parameterised name: the one tables show
+        same = [o for o in out if o != item and _same_parameters(o, item)]
+        if same:  # GCE and GCE(q=0.7): one loss twice, under two names, in every table and test
+            raise ValueError(
+                f"{item!r} is {same[0]!r} with the same parameters, listed twice under two names; list it "
+                "once"
+            )
         if item in LOSS_SETS:
             new = [n for n in LOSS_SETS[item] if n not in out]
             out += new
@@ -936,6 +1014,24 @@ def split_loss_names(value: str | Sequence[str]) -> list[str]:
         elif item not in out:
             out.append(item)
     return out
+
+
+def _same_parameters(a: str, b: str) -> bool:
+    """Whether two names build the same parameterised loss (``GCE``, ``GCE()``, ``GCE(q=0.7)``)."""
+
+    def identity(name: str):
+        if name in _FACTORIES:
+            return name, dict(_FACTORIES[name][0])
+        try:
+            parsed = parse_loss_name(name)
+        except ValueError:
+            return None
+        if parsed is None or parsed[0] not in _FACTORIES:
+            return None
+        return parsed[0], {**_FACTORIES[parsed[0]][0], **parsed[1]}
+
+    first = identity(a)
+    return first is not None and first == identity(b)
 
 
 def _split_outside_parentheses(text: str) -> list[str]:
@@ -1260,6 +1356,9 @@ for _base, (_defaults, _build, _constraints) in _FACTORY_TABLE.items():
 ZOO_LOSSES = ("MAE", "GCE", "Tamed CE", "MPCE", "SCE", "NCE+RCE", "Taylor CE", "Poly-1", "LS", "Brier")
 #: The Output Reset controls: the margin without the reset, and sigmoid-MSE averaged over the classes.
 OUTPUT_RESET_CONTROLS = (f"Sigmoid-MSE(margin={OUTPUT_RESET_MARGIN:g})", "Sigmoid-MSE mean")
+
+#: The losses mixbench itself registers: no user loss replaces them (:func:`register_loss`).
+_BUILT_IN = frozenset(_REGISTRY)
 
 #: Named sets for ``--losses``; each holds CE, the baseline every table compares with.
 LOSS_SETS: dict[str, tuple[str, ...]] = {

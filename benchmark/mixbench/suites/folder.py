@@ -109,6 +109,28 @@ def _csv_records(path: Path, separator: str):
                 yield start, record
 
 
+def _plain(value):
+    """A numpy scalar as the Python value it holds, for messages (``-2.71``, not ``np.float64(-2.71)``)."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def _refuse_repeated_parquet_columns(path: Path) -> None:
+    """A Parquet file whose columns repeat a name: one line (pyarrow's error spans its whole schema)."""
+    import pyarrow.parquet as pq
+
+    try:
+        names = [str(n) for n in pq.read_schema(path).names]
+    except Exception:  # not readable as Parquet: reading it says so
+        return
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DatasetError(
+            f"{path}: column name(s) {', '.join(map(repr, repeated))} appear more than once in the file; "
+            "give every column its own name.",
+            path=path,
+        )
+
+
 def sniff_separator(path: str | os.PathLike) -> str:
     """The separator of a CSV file, read off its header (first non-blank) line.
 
@@ -347,8 +369,8 @@ class FolderSuite(Suite):
 
     def shape(self, name: str) -> tuple[int, int, int]:
         """Rows and columns from the Parquet metadata or the CSV's lines and header; classes guessed as 2."""
-        path = self._file(name)
         try:
+            path = self._file(name)  # two files of one name: load() names them, failing only that dataset
             if path.suffix.lower() == ".parquet":
                 import pyarrow.parquet as pq
 
@@ -365,6 +387,8 @@ class FolderSuite(Suite):
     def _read(self, path: Path) -> tuple[pd.DataFrame, str | None]:
         """The file's table and its separator (None for Parquet); raises DatasetError on a bad file."""
         separator = None
+        if path.suffix.lower() == ".parquet":
+            _refuse_repeated_parquet_columns(path)
         try:
             if path.suffix.lower() == ".parquet":
                 frame = pd.read_parquet(path)
@@ -591,6 +615,16 @@ class FolderSuite(Suite):
                 "a classification dataset needs two or more. Check --target.",
                 path=path,
             )
+        if len(classes) > 2 and 2 * len(classes) > len(values):
+            # Most classes would hold one row: with a fixed split column it trained as a classifier of
+            # classes it never saw, and a drawn split blamed one small class.
+            raise DatasetError(
+                f"{path}: target column {target!r} has {len(classes)} distinct values in {len(values)} rows "
+                f"(e.g. {_plain(classes[0])!r}, {_plain(classes[1])!r}), fewer than two rows per class: a "
+                "measurement or an identifier, not a class. Name the class column with --target COLUMN, or "
+                "bin the values into a few classes.",
+                path=path,
+            )
         return codes.astype(np.int64), [c.item() if hasattr(c, "item") else c for c in classes]
 
     def _fixed_split(self, path: Path, frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -668,6 +702,16 @@ class FolderSuite(Suite):
                     path=path,
                 )
             part = self._fixed_split(path, frame, split_column)
+            unseen = np.setdiff1d(np.arange(len(parsed.classes)), parsed.y[part == 0])
+            if len(unseen):  # its test rows would count as errors whatever the loss
+                c = int(unseen[0])
+                more = f" (and {len(unseen) - 1} more class(es))" if len(unseen) > 1 else ""
+                raise DatasetError(
+                    f"{path}: class {_plain(parsed.classes[c])!r} of target column {parsed.target!r} has no "
+                    f"train row in split column {split_column!r}{more}, so the networks never learn it; mark "
+                    "some of its rows train, or remove the class.",
+                    path=path,
+                )
         else:
             part = self._drawn_split(path, parsed.y, parsed.classes, parsed.target, split)
         train = np.flatnonzero(part == 0)
