@@ -42,6 +42,8 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 
+from mixbench.io import sha256_file
+
 __all__ = [
     "DEFAULT_URL",
     "N_SPLITS",
@@ -1018,14 +1020,6 @@ class DatasetStatus:
         return self.status in ("ok", "unverified")
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def verify_dataset(name: str, data_dir: str | os.PathLike | None = None) -> DatasetStatus:
     """Check that a dataset is complete and matches the registry.
 
@@ -1056,7 +1050,7 @@ def verify_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Data
         expected = _expected_sha256(row, kind)
         if expected is None:
             unknown.append(files[kind])
-        elif _sha256_file(folder / files[kind]) != expected:
+        elif sha256_file(folder / files[kind]) != expected:
             mismatched.append(files[kind])
     if not mismatched and not unknown:
         return DatasetStatus(name, "ok")

@@ -31,7 +31,6 @@ to :func:`register_suite` from your own code)::
 from __future__ import annotations
 
 import abc
-import hashlib
 import importlib
 import json
 import os
@@ -43,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from mixbench.data import Dataset, DatasetError
+from mixbench.io import jsonable, sha256_file
 
 __all__ = [
     "STATUS_COLUMNS",
@@ -232,20 +232,12 @@ class Suite(abc.ABC):
             "kind": self.kind,
             "location": self.location,
             "n_splits": self.n_splits,
-            "options": _jsonable(self.options),
+            "options": jsonable(self.options),
             "datasets": datasets,
         }
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.spec!r})"
-
-
-def _jsonable(value):
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 # --- the registry -----------------------------------------------------------------------------------
@@ -323,15 +315,6 @@ def suite_slug(spec: str) -> str:
     kind, _, argument = str(spec).partition(":")
     tail = _SLUG.sub("_", os.path.basename(argument.rstrip("/\\")) or argument).strip("_")
     return f"{kind}-{tail}" if tail else kind
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # --- reading a run's record back ----------------------------------------------------------------------
