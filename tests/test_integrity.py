@@ -339,12 +339,16 @@ def test_a_directory_without_config_json_but_with_results_is_not_to_be_emptied(r
 
 
 def test_a_read_only_run_directory_is_a_one_line_error(run_dir, monkeypatch):
-    from mixbench import runner
+    from mixbench.runner import lock
 
-    def refuse(path, *args, **kwargs):  # what open() gives in a read-only directory (as non-root)
-        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+    class Refused:  # what taking the lock gives in a read-only directory (as non-root)
+        def __init__(self, path, *args, **kwargs):
+            self.path = path
 
-    monkeypatch.setattr(runner, "open", refuse, raising=False)
+        def acquire(self, *args, **kwargs):
+            raise PermissionError(errno.EACCES, "Permission denied", str(self.path))
+
+    monkeypatch.setattr(lock, "FileLock", Refused)
     before = snapshot(run_dir)
     code, _, stderr = mixbench("run", *SMALL, "--out", str(run_dir))  # even a finished run
     one_line_error(stderr, code)
@@ -375,7 +379,7 @@ def test_a_full_disk_stops_the_run_with_one_error_and_a_closed_status(tmp_path, 
             raise OSError(errno.ENOSPC, "No space left on device", str(where))
         return real(table, where, *args, **kwargs)
 
-    monkeypatch.setattr(results.pq, "write_table", write_table)
+    monkeypatch.setattr(pq, "write_table", write_table)
     code, stdout, stderr = mixbench("run", *SMALL, "--out", str(out))
     assert code == 2 and "Traceback" not in stderr
     errors = [line for line in stderr.splitlines() if "error" in line]
@@ -386,7 +390,7 @@ def test_a_full_disk_stops_the_run_with_one_error_and_a_closed_status(tmp_path, 
     assert record["status"] == "aborted" and record["tasks"]["finished"] == 1  # not left "running"
     kept = list((out / "tasks").glob("*.parquet"))
     assert len(kept) == 1 and not [p for p in out.rglob(".*.tmp")]
-    monkeypatch.setattr(results.pq, "write_table", real)  # space freed: the same command finishes
+    monkeypatch.setattr(pq, "write_table", real)  # space freed: the same command finishes
     code, stdout, _ = mixbench("run", *SMALL, "--out", str(out))
     assert code == 0 and "4 tasks: 3 done, 1 skipped" in stdout
 

@@ -24,6 +24,7 @@ from mixbench.data import load_dataset
 from mixbench.engine import train_bank
 from mixbench.losses import STANDARD_LOSSES
 from mixbench.results import EPOCH_COLUMNS, SELECTED_COLUMNS, load
+from mixbench.runner.config import split_losses
 
 # 4 toy datasets x 2 nets x 2 splits = 16 tasks of about 0.1 to 1 s each.
 GRID = [
@@ -206,12 +207,12 @@ def test_a_second_run_into_a_directory_being_written_is_refused(tmp_path):
     out = tmp_path / "run"
     assert mixbench("run", *SMALL, "--datasets", "iris", "--n-jobs", "1", "--out", str(out))[0] == 0
     assert not (out / ".lock").exists()  # released and removed at the end
-    with open(out / ".lock", "w") as held:  # what a running `mixbench run` holds
-        held.write("pid 12345 on somewhere")
-        held.flush()
+    (out / ".lock.holder").write_text("pid 12345 on somewhere\n")  # what a running `mixbench run` holds
+    with open(out / ".lock", "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
         code, _, stderr = mixbench("run", *SMALL, "--datasets", "iris", "--n-jobs", "1", "--out", str(out))
     assert code == 2 and "is being written by another mixbench run (pid 12345 on somewhere)" in stderr
+    (out / ".lock.holder").unlink()  # the holder's: left as a killed run leaves it
     code, stdout, _ = mixbench("run", *SMALL, "--datasets", "iris", "--n-jobs", "1", "--out", str(out))
     assert code == 0 and "0 done, 2 skipped" in stdout  # a stale lock file (holder gone) is no obstacle
 
@@ -277,8 +278,8 @@ def test_bad_settings_say_what_to_change(overrides, message):
 
 
 def test_loss_names_with_commas_and_noise_settings_parse():
-    assert runner._split_losses("CE,CE+EL F=0,0.5,EL")[0] == ["CE", "CE+EL F=0,0.5", "EL"]
-    assert runner._split_losses("standard")[0] == list(STANDARD_LOSSES)
+    assert split_losses("CE,CE+EL F=0,0.5,EL")[0] == ["CE", "CE+EL F=0,0.5", "EL"]
+    assert split_losses("standard")[0] == list(STANDARD_LOSSES)
     assert [runner.parse_label_noise(s) for s in ("0.2", "0.4,pairflip", "symmetric-0.3", "none", "0")] == [
         "symmetric-0.2",
         "pairflip-0.4",

@@ -19,8 +19,9 @@ import pytest
 import torch
 
 from cli_helpers import mixbench
-from mixbench import engine, results, runner
+from mixbench import engine, results
 from mixbench.losses import STANDARD_LOSSES
+from mixbench.runner import provenance
 
 USER_MODULE = """
 import torch
@@ -238,15 +239,16 @@ def test_a_run_is_not_resumed_by_another_engine_numerics_version(run_a, monkeypa
     for sub in ("tasks", "epochs"):  # interrupted: one task left to do
         (run_a / sub / "wine__hidden__split0__none.parquet").unlink()
     (run_a / "selected.parquet").unlink()
-    monkeypatch.setattr(runner, "NUMERICS_VERSION", engine.NUMERICS_VERSION + 1)
+    version = engine.NUMERICS_VERSION
+    monkeypatch.setattr(engine, "NUMERICS_VERSION", version + 1)  # another engine
     for argv in (("run", *SMALL, "--out", str(run_a)), ("run", "--resume", str(run_a), "--no-progress")):
         code, _, err = mixbench(*argv)
-        _refused(code, err, f"numerics version {engine.NUMERICS_VERSION}", f"{engine.NUMERICS_VERSION + 1}")
+        _refused(code, err, f"numerics version {version}", f"{version + 1}")
     assert not (run_a / "tasks" / "wine__hidden__split0__none.parquet").exists()
     # with nothing left to do, the other engine only reads: the report and a no-op re-run work
-    monkeypatch.setattr(runner, "NUMERICS_VERSION", engine.NUMERICS_VERSION)
+    monkeypatch.setattr(engine, "NUMERICS_VERSION", version)
     assert mixbench("run", *SMALL, "--out", str(run_a))[0] == 0
-    monkeypatch.setattr(runner, "NUMERICS_VERSION", engine.NUMERICS_VERSION + 1)
+    monkeypatch.setattr(engine, "NUMERICS_VERSION", version + 1)
     assert mixbench("run", *SMALL, "--out", str(run_a))[0] == 0
 
 
@@ -300,9 +302,9 @@ def _toy(name: str):
 # --- provenance per run segment -------------------------------------------------------------------------
 def test_a_dirty_segment_stays_recorded_after_a_clean_no_op_rerun(tmp_path, monkeypatch):
     out = tmp_path / "run"
-    monkeypatch.setattr(runner, "_git", lambda: {"commit": "a" * 40, "dirty": True})
+    monkeypatch.setattr(provenance, "git_state", lambda: {"commit": "a" * 40, "dirty": True})
     assert mixbench("run", *SMALL, "--datasets", "iris", "--out", str(out))[0] == 0
-    monkeypatch.setattr(runner, "_git", lambda: {"commit": "b" * 40, "dirty": False})
+    monkeypatch.setattr(provenance, "git_state", lambda: {"commit": "b" * 40, "dirty": False})
     assert mixbench("run", *SMALL, "--datasets", "iris", "--out", str(out))[0] == 0  # trains nothing
     record = json.loads((out / "config.json").read_text())
     assert record["git"] == {"commit": "a" * 40, "dirty": True}

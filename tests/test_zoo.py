@@ -323,15 +323,16 @@ def test_named_sets_and_splitting():
 
 def test_runner_and_toml_take_parameterised_names_and_sets(tmp_path):
     from mixbench import runner
+    from mixbench.runner.config import split_losses
 
-    assert runner._split_losses("CE,GCE(q=0.5),Poly-1(eps=2)")[0] == ["CE", "GCE(q=0.5)", "Poly-1(eps=2)"]
-    assert runner._split_losses("zoo")[0] == split_loss_names("zoo")
+    assert split_losses("CE,GCE(q=0.5),Poly-1(eps=2)")[0] == ["CE", "GCE(q=0.5)", "Poly-1(eps=2)"]
+    assert split_losses("zoo")[0] == split_loss_names("zoo")
     study = tmp_path / "study.toml"
     study.write_text('suite = "toy"\nlosses = ["CE", "SCE(alpha=0.1,beta=1)", "robust"]\n')
     config = runner.resolve_config({}, config_file=str(study))
     assert config.losses[:2] == ("CE", "SCE(alpha=0.1,beta=1)") and "GCE" in config.losses
     with pytest.raises(runner.ConfigError, match="no parameter z"):
-        runner._split_losses("GCE(z=1)")
+        split_losses("GCE(z=1)")
 
 
 # --- user losses --------------------------------------------------------------------------------------------
