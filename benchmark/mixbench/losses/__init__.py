@@ -28,13 +28,11 @@ with parameters are named with them (``GCE(q=0.5)``). Users add losses with :fun
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import math
 import re
 import warnings
-import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -43,475 +41,44 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from mixbench.losses.autograd import autograd_on, grad_leaf, outside_inference, record_replay
+from mixbench.losses.families import COEFFICIENTS, FamilyGrad, family_grad, family_loss, sigmoid_targets
+from mixbench.losses.forms import ProbForm, PTrueForm, check_user_output, p_true_form
+from mixbench.losses.schedules import FocusSchedule, mixture_weights
 from mixbench.protocol import PROTOCOL
 
-# Coefficient names of the closed-form families. A loss gives all of them (missing ones are 0).
-COEFFICIENTS = ("ce", "el", "focal_alpha", "focal_gamma", "sigmoid", "margin", "reset")
-
-
-# --- schedules ----------------------------------------------------------------------------------------
-def mixture_weights(focus: float) -> tuple[float, float]:
-    """Weights ``(a, b)`` of ``a * CE + b * EL`` for a focus value ``F`` in [0, 0.5].
-
-    ``F < 0.5`` gives ``a = 1, b = 1 / (1 - 2F)``; ``F = 0.5`` gives EL alone (``a = 0, b = 1``). The
-    magnitude of ``dL/dq_y`` then peaks at ``p_y = 0.5 (1 - a / b) = F``.
-    """
-    if not 0.0 <= focus <= 0.5:
-        raise ValueError(f"focus F must lie in [0, 0.5], got {focus}")
-    if focus == 0.5:
-        return 0.0, 1.0
-    return 1.0, 1.0 / (1.0 - 2.0 * focus)
-
-
-@dataclass(frozen=True)
-class FocusSchedule:
-    """Focus values ``F`` in phases over the epochs of a run (the reference study's rule).
-
-    With ``K`` focus values over ``N`` epochs the first phase lasts ``floor(N * first_share / K)`` epochs
-    (``f``) and the remaining ``N - f`` epochs are split evenly among the other ``K - 1`` phases: epoch
-    ``e >= f`` is in phase ``1 + floor((e - f) * (K - 1) / (N - f))``.
-
-    With fewer epochs than phases some phases get no epoch at all (for ``F=0-0.5`` and ``N < 6`` the first
-    phase, ``F = 0``, is empty, and for ``N < 5`` later ones too, ``F = 0.5`` among them); :meth:`table`
-    shows what a given ``N`` does, :meth:`skipped_values` lists the focus values that get no epoch, and
-    :meth:`Loss.check_epochs` warns about them.
-    """
-
-    values: tuple[float, ...]
-    first_share: float = 1.0
-
-    def __post_init__(self) -> None:
-        if not self.values:
-            raise ValueError("a FocusSchedule needs at least one focus value")
-        for v in self.values:
-            mixture_weights(v)  # validates the range
-
-    def first_phase_length(self, n_epochs: int) -> int:
-        return int(n_epochs * self.first_share // len(self.values))
-
-    def phase(self, epoch: int, n_epochs: int) -> int:
-        """Index of the phase that ``epoch`` (0-based) of ``n_epochs`` is in."""
-        if not 0 <= epoch < n_epochs:
-            raise ValueError(f"epoch {epoch} outside 0..{n_epochs - 1}")
-        k = len(self.values)
-        first = self.first_phase_length(n_epochs)
-        if k == 1 or epoch < first:
-            return 0
-        # Integer arithmetic: (e - f) / ((N - f) / (K - 1)) without float rounding at phase borders.
-        return min(k - 1, 1 + (epoch - first) * (k - 1) // (n_epochs - first))
-
-    def focus(self, epoch: int, n_epochs: int) -> float:
-        return self.values[self.phase(epoch, n_epochs)]
-
-    def table(self, n_epochs: int) -> list[tuple[int, int, float]]:
-        """Phases as ``(first_epoch, last_epoch, F)`` for ``n_epochs``; empty phases are left out."""
-        rows: list[tuple[int, int, float]] = []
-        for e in range(n_epochs):
-            f = self.focus(e, n_epochs)
-            if rows and rows[-1][2] == f and rows[-1][1] == e - 1:
-                rows[-1] = (rows[-1][0], e, f)
-            else:
-                rows.append((e, e, f))
-        return rows
-
-    def skipped_values(self, n_epochs: int) -> list[float]:
-        """Focus values that get no epoch with ``n_epochs`` epochs."""
-        seen = {self.phase(e, n_epochs) for e in range(n_epochs)}
-        return [v for i, v in enumerate(self.values) if i not in seen]
-
-
-# --- the two closed-form families, vectorised over any leading shape -------------------------------------
-def _log_softmax_y(q: Tensor, onehot: Tensor, dim: int = -1) -> tuple[Tensor, Tensor]:
-    """``log p`` and ``log p_y`` (size 1 along ``dim``, the class axis). log_softmax shifts by the max
-    first, which keeps float32 exact to rounding even for logits of 1e4 (``q_y - logsumexp(q)`` would not)."""
-    logp = torch.log_softmax(q, dim=dim)
-    return logp, (logp * onehot).sum(dim, keepdim=True)
-
-
-def _focal_factor(logp_y: Tensor, gamma: Tensor | float) -> Tensor:
-    # 1 - p_y as -expm1(log p_y) keeps precision when p_y is close to 1.
-    return (-torch.expm1(logp_y)).clamp_min(0.0).pow(gamma)
-
-
-def sigmoid_targets(onehot: Tensor, margin: float | Tensor = 0.0, reset: bool = False) -> tuple:
-    """Per-row constants of the sigmoid family: the target ``t`` and, with Output Reset, its bounds.
-
-    ``t = m + (1 - 2m) onehot``. Output Reset's correction of the error ``err = s - t`` is
-    ``reset * sign * relu(sign * err)`` with ``sign = 2 onehot - 1``, which equals ``reset * clamp(err, low,
-    high)`` with ``low, high = 0, inf`` for the true class and ``-inf, 0`` for the others: one clamp
-    instead of three products. Returns ``(t, low, high)``; the bounds are None without reset.
-    """
-    target = torch.addcmul(_as_coef(margin), onehot, _as_coef(1.0 - 2.0 * margin))
-    return (target, *_reset_bounds(onehot)) if reset else (target, None, None)
-
-
-def _reset_bounds(onehot: Tensor) -> tuple[Tensor, Tensor]:
-    """Output Reset's clamp bounds (see :func:`sigmoid_targets`)."""
-    true_class = onehot > 0.5
-    low = torch.zeros_like(onehot).masked_fill_(~true_class, -torch.inf)
-    high = torch.zeros_like(onehot).masked_fill_(true_class, torch.inf)
-    return low, high
-
-
-def _sigmoid_error(s: Tensor, reset, target: Tensor, low: Tensor | None, high: Tensor | None) -> Tensor:
-    """``s - t'``: the sigmoid-MSE error after Output Reset (``reset`` = 0 keeps the plain error).
-
-    An output beyond its target on the correct side (the true class above ``1 - m``, another class below
-    ``m``) gets the output itself as target, so no error (see :func:`sigmoid_targets`).
-    """
-    err = s - target
-    if low is None or (isinstance(reset, float | int) and reset == 0):
-        return err
-    beyond = err.clamp(low, high)
-    if isinstance(reset, float | int):
-        return err.sub(beyond, alpha=reset)
-    return torch.addcmul(err, beyond, reset, value=-1.0)
-
-
-@contextlib.contextmanager
-def autograd_on() -> Iterator[None]:
-    """Autograd recording, also where the caller switched it off: ``torch.no_grad()``, or
-    ``torch.inference_mode()``, in which the engine trains (it saves a tenth of each step's time)."""
-    with torch.inference_mode(False), torch.enable_grad():
-        yield
-
-
-def _normal(t: Tensor) -> Tensor:
-    """``t``, or a copy where it was made in inference mode (autograd cannot save such a tensor)."""
-    return t.clone() if t.is_inference() else t
-
-
-def _leaf(t: Tensor) -> Tensor:
-    """A leaf tensor with gradient holding ``t``'s values, for autograd inside :func:`autograd_on`."""
-    return _normal(t).detach().requires_grad_(True)
-
-
-def _as_coef(v) -> Tensor:
-    """A coefficient as a tensor. Numbers become 0-dim float64 tensors: exact for float64 logits, and
-    (being 0-dim) they do not promote float32 logits."""
-    return v if isinstance(v, Tensor) else torch.tensor(float(v), dtype=torch.float64)
-
-
-def family_loss(q: Tensor, onehot: Tensor, coef: dict, dim: int = -1) -> Tensor:
-    """Per-sample loss of the closed-form families.
-
-    Parameters
-    ----------
-    q : Tensor of shape (..., C)
-        Logits; ``dim`` names the class axis if it is not the last.
-    onehot : Tensor broadcastable to q
-        One-hot targets (float).
-    coef : dict
-        Values for :data:`COEFFICIENTS` (floats or tensors broadcastable to ``q`` with size 1 along the
-        class axis); a missing key is 0. Terms whose coefficients are the float 0 are skipped.
-    dim : int
-        The class axis.
-
-    Returns
-    -------
-    Tensor of q's shape without the class axis
-    """
-    out = torch.zeros_like(q.select(dim, 0))
-    if _present(coef, "ce", "el", "focal_alpha"):
-        _, logp_y = _log_softmax_y(q, onehot, dim)
-        ce = -logp_y
-        # EL = 1 - p_y as -expm1(log p_y): ``1 - exp(.)`` rounds up near p_y = 1 and then exceeds CE.
-        val = coef.get("ce", 0.0) * ce + coef.get("el", 0.0) * (-torch.expm1(logp_y))
-        if _present(coef, "focal_alpha"):
-            val = val + coef["focal_alpha"] * _focal_factor(logp_y, coef.get("focal_gamma", 2.0)) * ce
-        out = out + val.squeeze(dim)
-    if _present(coef, "sigmoid"):
-        reset = coef.get("reset", 0.0)
-        targets = sigmoid_targets(onehot, coef.get("margin", 0.0), reset=_present(coef, "reset"))
-        err = _sigmoid_error(torch.sigmoid(q), reset, *targets)
-        out = out + (coef["sigmoid"] * err.square()).sum(dim)
-    return out
-
-
-def family_grad(q: Tensor, onehot: Tensor, coef: dict, scale: float = 1.0, dim: int = -1) -> Tensor:
-    """Closed-form ``scale * d family_loss / d q``, same shapes as :func:`family_loss`.
-
-    ``scale`` (e.g. ``1 / batch_size`` for a batch mean) is folded into the per-model factors.
-    """
-    return FamilyGrad(coef, scale, dim)(q, onehot)
-
-
-class FamilyGrad:
-    """``scale * d family_loss / d q`` with the coefficients prepared once (per epoch in the engine).
-
-    The engine calls this once per SGD step for a whole bank of models, where the cost is the number of
-    tensor operations rather than their size, so everything that does not depend on the batch (products
-    of coefficients and scale, which terms are on) is computed here in ``__init__``, and what depends only
-    on the targets can be computed once for many batches with :meth:`targets`.
-
-    ``scale`` multiplies the gradient weights (``ce``, ``el``, ``focal_alpha``, ``sigmoid``); it may be a
-    tensor of per-model factors (the engine folds each model's learning rate and ``1 / batch_size`` in).
-    ``dim`` is the class axis of the logits.
-
-    ``p_true`` adds losses of ``p_y`` alone: ``(first model, number of models, weight function)`` along
-    the model axis ``model_dim``, the weight function mapping ``log p_y`` to ``g = -l'(p_y) p_y``
-    (:meth:`PTrueForm.weights_for`). Their models have family coefficients 0; their ``g`` (times the scale)
-    joins the family's and shares its ``(p - onehot)`` product.
-    """
-
-    def __init__(
-        self,
-        coef: dict,
-        scale: float | Tensor = 1.0,
-        dim: int = -1,
-        p_true: Sequence[tuple[int, int, Callable[[Tensor], Tensor]]] = (),
-        model_dim: int = -1,
-    ):
-        self.dim = dim
-        self.p_true = []  # (None for all models, or (start, length)), weight function, scale
-        n_models = scale.shape[model_dim] if isinstance(scale, Tensor) and scale.dim() else None
-        for start, length, weight in p_true:
-            whole = start == 0 and length == n_models
-            part = scale
-            if isinstance(scale, Tensor) and scale.dim() and scale.shape[model_dim] > 1 and not whole:
-                part = scale.narrow(model_dim, start, length)
-            self.p_true.append((None if whole else (start, length), weight, part))
-        self.model_dim = model_dim
-        self.softmax = _present(coef, "ce", "el", "focal_alpha")
-        self.focal = _present(coef, "focal_alpha")
-        self.sigmoid = _present(coef, "sigmoid")
-        self.reset = self.sigmoid and _present(coef, "reset")
-        self.gamma = coef.get("focal_gamma", 2.0)
-        self.gamma_is_number = isinstance(self.gamma, float | int)
-        self.gamma_is_two = self.gamma_is_number and self.gamma == 2.0
-        # Plain numbers become 0-dim float64 tensors so every coefficient works in addcmul alike: a 0-dim
-        # tensor does not set the result dtype (float32 logits stay float32), but a float32 one would round
-        # 5/3, 0.1, ... and leave float64 gradients with float32 accuracy.
-        weight = {k: _as_coef(coef.get(k, 0.0)) * scale for k in ("ce", "el", "focal_alpha", "sigmoid")}
-        self.ce, self.el, self.alpha = weight["ce"], weight["el"], weight["focal_alpha"]
-        self.w_sig = 2.0 * weight["sigmoid"]
-        # 1 as a 0-dim tensor: ``one - t`` with a Python number costs twice as much per call (scalar wrapping)
-        self.one = torch.ones((), dtype=scale.dtype if isinstance(scale, Tensor) else torch.float64)
-        self.margin = coef.get("margin", 0.0)
-        self.target_base, self.target_span = _as_coef(self.margin), _as_coef(1.0 - 2.0 * self.margin)
-        self.reset_coef = coef.get("reset", 0.0) if self.reset else 0.0
-
-    def targets(self, onehot: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor | None]:
-        """``(onehot, sigmoid target, reset low, reset high)`` for :meth:`__call__`, computed once for many
-        rows (the engine does it per epoch and slices batches from them). Entries this loss set does not
-        need are None; so is the target when the margin differs between models (it would have a copy of
-        the rows per model)."""
-        if not self.sigmoid:
-            return onehot, None, None, None
-        bounds = _reset_bounds(onehot) if self.reset else (None, None)
-        if isinstance(self.margin, Tensor):
-            return onehot, None, *bounds
-        return onehot, sigmoid_targets(onehot, self.margin)[0], *bounds
-
-    def __call__(
-        self, q: Tensor, onehot: Tensor, target: Tensor | None = None, low=None, high=None
-    ) -> Tensor:
-        """Gradient for logits ``q``; ``target, low, high`` as from :meth:`targets` (computed if None)."""
-        d = self.dim
-        grad = None
-        if self.softmax or self.p_true:
-            logp, logp_y = _log_softmax_y(q, onehot, d)
-            g = self._p_true_weights(logp_y, self._family_weights(logp_y) if self.softmax else None)
-            grad = logp.exp_().sub_(onehot).mul_(g)
-        if self.sigmoid:
-            if target is None:
-                target = torch.addcmul(self.target_base, onehot, self.target_span)
-            if self.reset and low is None:
-                low, high = _reset_bounds(onehot)
-            s = torch.sigmoid(q)
-            err = _sigmoid_error(s, self.reset_coef, target, low, high)
-            # err * s * (1 - s) in one kernel: the derivative of the sigmoid times the error
-            slope_err = torch.ops.aten.sigmoid_backward(err, s)
-            grad = slope_err.mul_(self.w_sig) if grad is None else grad.addcmul_(slope_err, self.w_sig)
-        return torch.zeros_like(q) if grad is None else grad
-
-    def _family_weights(self, logp_y: Tensor) -> Tensor:
-        """The softmax family's scalar g(p_y) (times the scale) for every model."""
-        p_y = logp_y.exp()
-        g = torch.addcmul(self.ce, self.el, p_y)
-        if self.focal:
-            # d/dq of -alpha u^gamma log p_y (u = 1 - p_y) is alpha u^(gamma-1) (u - gamma p_y log p_y)
-            # times (p - onehot). The clamp keeps u^(gamma-1) finite at u = 0 when gamma < 1.
-            u = torch.sub(self.one, p_y)
-            p_log_p = p_y * logp_y
-            if self.gamma_is_number:
-                inner = torch.sub(u, p_log_p, alpha=self.gamma)
-            else:
-                inner = torch.addcmul(u, p_log_p, self.gamma, value=-1.0)
-            factor = u if self.gamma_is_two else u.clamp_min(1e-30).pow(self.gamma - 1.0)
-            g = torch.addcmul(g, inner.mul_(factor), self.alpha)
-        return g
-
-    def _p_true_weights(self, logp_y: Tensor, g: Tensor | None) -> Tensor:
-        """Add each p_y loss's weight g(p_y) (times the scale) to its models' entries of ``g``."""
-        for where, weight, scale in self.p_true:
-            if where is None:  # the loss has every model of the bank
-                part = weight(logp_y).mul(scale)
-                g = part if g is None else g + part
-                continue
-            if g is None:
-                g = torch.zeros_like(logp_y)
-            start, length = where
-            part = weight(logp_y.narrow(self.model_dim, start, length))
-            g.narrow(self.model_dim, start, length).addcmul_(part, scale)  # its models' g is 0 before
-        return g
-
-
-def _present(coef: dict, *keys: str) -> bool:
-    """Whether any of the terms is switched on (a tensor coefficient always counts as on)."""
-    return any(not (isinstance(coef.get(k, 0.0), float | int) and coef.get(k, 0.0) == 0) for k in keys)
-
-
-# --- losses of p_y alone, and losses in closed form of p ---------------------------------------------------
-@dataclass(frozen=True)
-class PTrueForm:
-    """A loss that depends on the logits only through ``p_y``, written as functions of ``log p_y``.
-
-    Its logit gradient is ``g (p - onehot)`` with the scalar ``g = -l'(p_y) p_y = -d l / d log p_y``, the
-    same shape as the softmax family's, so the engine trains it in the bank with the family's operations.
-
-    ``value(log p_y)`` is the per-sample loss (elementwise); ``weight(log p_y)`` is ``g`` (elementwise), or
-    None to take it by autograd on the tensor of ``log p_y`` alone (models x rows values, no class axis).
-    Working in ``log p_y`` keeps CE-like terms finite where ``p_y`` underflows to 0.
-    """
-
-    value: Callable[[Tensor], Tensor]
-    weight: Callable[[Tensor], Tensor] | None = None
-
-    def weights(self, logp_y: Tensor) -> Tensor:
-        """``g(p_y)`` for a tensor of ``log p_y`` (closed form, or autograd on that tensor alone)."""
-        if self.weight is not None:
-            return self.weight(logp_y)
-        return self._autograd_weights(logp_y)
-
-    def _autograd_weights(self, logp_y: Tensor) -> Tensor:
-        with autograd_on():
-            lp = _leaf(logp_y)
-            # g = -d l / d log p_y: autograd with -1 as the output gradient gives it in one pass
-            (g,) = torch.autograd.grad(self.value(lp), lp, grad_outputs=torch.full_like(lp, -1.0))
-        return g
-
-    def weights_for(self, example: Tensor) -> Callable[[Tensor], Tensor]:
-        """A function computing :meth:`weights` for tensors of ``example``'s shape, dtype and device.
-
-        Without a closed form, autograd's derivative graph is recorded once for that shape
-        (``torch.fx`` ``make_fx``) and replayed as plain tensor operations at every step: the same
-        operations autograd runs, without its per-call bookkeeping (about two thirds of its cost on the
-        engine's small tensors). The replay is checked against autograd on two tensors; if tracing fails
-        or differs, autograd itself is used.
-        """
-        if self.weight is not None:
-            return self.weight
-        key = (tuple(example.shape), example.dtype, example.device)
-        cache = _REPLAYS.setdefault(self, {})
-        if key not in cache:
-            cache[key] = self._replay(example)
-        return cache[key]
-
-    def _replay(self, example: Tensor) -> Callable[[Tensor], Tensor]:
-        gen = torch.Generator(device=example.device).manual_seed(0)
-        probes = [(-torch.rand(example.shape, generator=gen, device=example.device).to(example.dtype) * 5,)]
-        return record_replay(self._autograd_weights, (example,), probes)
-
-
-_LIKE = {getattr(torch.ops.aten, f"{k}_like").default for k in ("full", "ones", "zeros", "empty")}
-
-
-def record_replay(fn: Callable[..., Tensor], example: tuple, probes: Sequence[tuple]) -> Callable:
-    """``fn`` (tensors -> tensor, autograd inside) recorded once for the shapes of ``example`` and replayed.
-
-    ``torch.fx``'s ``make_fx`` records the operations ``fn`` runs, autograd's backward included, as a graph
-    of plain tensor operations; no-op ``detach`` calls are dropped and what depends only on the shapes (the
-    output gradients autograd fills in) is computed once. A replay runs the same operations as ``fn``
-    without autograd's per-call bookkeeping: on the engine's small tensors that bookkeeping is most of the
-    cost. The replay must equal ``fn`` bit for bit on ``example`` and every tuple of ``probes`` (which
-    catches Python that branches on values, baked in by the recording); if recording fails or differs,
-    ``fn`` itself is returned.
-    """
-    try:
-        from torch.fx.experimental.proxy_tensor import make_fx
-
-        # a fixed number of named arguments: make_fx counts them
-        plain = {1: lambda a: fn(a), 2: lambda a, b: fn(a, b), 3: lambda a, b, c: fn(a, b, c)}[len(example)]
-        traced = make_fx(plain)(*example)
-        graph = traced.graph
-        for node in list(graph.nodes):  # detach is a no-op outside autograd
-            if node.op == "call_function" and node.target == torch.ops.aten.detach.default:
-                node.replace_all_uses_with(node.args[0])
-                graph.erase_node(node)
-        graph.eliminate_dead_code()
-        traced.recompile()
-        _fold_shape_constants(traced, example)
-        replay = traced.forward
-        for args in (example, *probes):
-            if not torch.equal(replay(*args), fn(*args)):
-                raise ValueError("the replay differs")
-    except Exception:  # any failure: fn at every step, slower but always right
-        return fn
-    return replay
-
-
-def _fold_shape_constants(traced, example: tuple) -> None:
-    """Replace the nodes that depend on the shapes of the inputs only (``full_like`` and what is computed
-    from such nodes alone) by tensors stored in the module, computed once for ``example``."""
-    graph = traced.graph
-    constant: set = set()
-    for node in graph.nodes:
-        inputs = node.all_input_nodes
-        if node.op == "call_function" and (
-            node.target in _LIKE or (inputs and all(n in constant for n in inputs))
-        ):
-            constant.add(node)
-    if not constant:
-        return
-    interpreter = torch.fx.Interpreter(traced, garbage_collect_values=False)
-    interpreter.run(*example)
-    used = [n for n in graph.nodes if n in constant and any(u not in constant for u in n.users)]
-    for i, node in enumerate(used):
-        name = f"_shape_constant_{i}"
-        traced.register_buffer(name, interpreter.env[node])
-        with graph.inserting_before(node):
-            node.replace_all_uses_with(graph.get_attr(name))
-    graph.eliminate_dead_code()
-    traced.recompile()
-
-
-#: Recorded derivative graphs (:func:`record_replay`) per PTrueForm and (shape, dtype, device): recording
-#: costs tens of milliseconds, more than one epoch of a small dataset saves, so it is done once per process.
-_REPLAYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _of_p(of_p_true: Callable, name: str, logp_y: Tensor) -> Tensor:
-    out = of_p_true(logp_y.exp())
-    grad = logp_y.requires_grad and torch.is_grad_enabled()
-    _check_user_output(name, "of_p_true(p_y)", out, logp_y.shape, grad, elementwise=True)
-    return out
-
-
-def _weight_of_p(derivative: Callable, name: str, logp_y: Tensor) -> Tensor:
-    p = logp_y.exp()
-    d = derivative(p)
-    _check_user_output(name, "derivative(p_y)", d, p.shape, False, elementwise=True)
-    return d.mul(p).neg_()
-
-
-def p_true_form(
-    of_p_true: Callable[[Tensor], Tensor], derivative: Callable | None = None, name: str = "user loss"
-) -> PTrueForm:
-    """A :class:`PTrueForm` from a user's ``l(p_y)`` and, optionally, its derivative ``l'(p_y)`` (both
-    elementwise functions of a tensor of ``p_y``); ``name`` goes into error messages."""
-    weight = None if derivative is None else partial(_weight_of_p, derivative, name)
-    return PTrueForm(partial(_of_p, of_p_true, name), weight)
-
-
-@dataclass(frozen=True)
-class ProbForm:
-    """A loss in closed form of the whole softmax ``p``: ``value(q, onehot, dim)`` per sample and
-    ``grad(q, onehot, dim)``, its gradient w.r.t. the logits, for logits of any shape with the class axis
-    ``dim`` (the engine's layouts) and one-hot targets broadcastable to them."""
-
-    value: Callable[[Tensor, Tensor, int], Tensor]
-    grad: Callable[[Tensor, Tensor, int], Tensor]
+__all__ = [
+    "ANY_FINITE",
+    "COEFFICIENTS",
+    "LOSS_SETS",
+    "OUTPUT_RESET_CONTROLS",
+    "OUTPUT_RESET_MARGIN",
+    "STANDARD_LOSSES",
+    "ZOO_LOSSES",
+    "FamilyGrad",
+    "FocusSchedule",
+    "Interval",
+    "Loss",
+    "PTrueForm",
+    "ProbForm",
+    "autograd_on",
+    "available_losses",
+    "describe_loss",
+    "family_grad",
+    "family_loss",
+    "get_loss",
+    "gradient_focus",
+    "mixture_weights",
+    "p_true_form",
+    "parse_loss_name",
+    "record_replay",
+    "register_loss",
+    "register_loss_factory",
+    "resolve_losses",
+    "sigmoid_targets",
+    "split_loss_names",
+    "validate_loss_parameters",
+]
 
 
 # --- losses and their registry ------------------------------------------------------------------------
@@ -578,7 +145,7 @@ class Loss:
         if kind == "autograd":
             out = self.function(logits, targets)
             grad = logits.requires_grad and torch.is_grad_enabled()
-            _check_user_output(self.name, _USER_FUNCTION, out, (logits.shape[0],), grad)
+            check_user_output(self.name, _USER_FUNCTION, out, (logits.shape[0],), grad)
             return out
         if kind == "p_true":
             logp_y = torch.log_softmax(logits, -1).gather(-1, targets[:, None])[:, 0]
@@ -595,8 +162,8 @@ class Loss:
         n = logits.shape[0]
         if kind == "autograd":
             with autograd_on():
-                q = _leaf(logits)
-                (g,) = torch.autograd.grad(self.per_sample(q, _normal(targets)).mean(), q)
+                q = grad_leaf(logits)
+                (g,) = torch.autograd.grad(self.per_sample(q, outside_inference(targets)).mean(), q)
             return g
         onehot = torch.nn.functional.one_hot(targets, logits.shape[-1]).to(logits.dtype)
         if kind == "p_true":
@@ -611,8 +178,10 @@ class Loss:
     def weighted_grad(self, logits: Tensor, targets: Tensor, weights: Tensor) -> Tensor:
         """``d (sum_i weights_i loss_i) / d logits`` by autograd, for a user function (``autograd`` kind)."""
         with autograd_on():
-            q = _leaf(logits)
-            (g,) = torch.autograd.grad(self.per_sample(q, _normal(targets)), q, grad_outputs=_normal(weights))
+            q = grad_leaf(logits)
+            (g,) = torch.autograd.grad(
+                self.per_sample(q, outside_inference(targets)), q, grad_outputs=outside_inference(weights)
+            )
         return g
 
     def check_epochs(self, n_epochs: int, stacklevel: int = 2) -> None:
@@ -631,28 +200,6 @@ class Loss:
 
 
 _USER_FUNCTION = "function(logits (B, C), targets (B,))"
-
-
-def _check_user_output(name: str, what: str, out, shape, grad: bool, elementwise: bool = False) -> None:
-    """Raise a clear error, naming the loss, when a user function's result cannot be trained with: not a
-    tensor (numpy, a float), not one value per row (or per p_y value), or cut from the autograd graph."""
-    kind = "a tensor of p_y's shape (elementwise)" if elementwise else "a (B,) tensor"
-    expected = f"{kind}{' with grad' if grad else ''} expected"
-    if not isinstance(out, Tensor):
-        raise TypeError(
-            f"loss {name!r}: {what} returned a {type(out).__module__}.{type(out).__name__}; {expected} "
-            "(compute it with torch operations on its arguments, not numpy or Python floats)"
-        )
-    if out.shape != shape:
-        raise ValueError(
-            f"loss {name!r}: {what} returned shape {tuple(out.shape)}, not {tuple(shape)}; {expected} "
-            f"(one loss per {'value' if elementwise else 'row'}: do not sum or average)"
-        )
-    if grad and not out.requires_grad:
-        raise ValueError(
-            f"loss {name!r}: {what} returned a tensor detached from its arguments; {expected} "
-            "(.detach(), .item(), .numpy() or torch.tensor(...) cut the graph)"
-        )
 
 
 # --- parameters of parameterised losses ---------------------------------------------------------------
@@ -948,7 +495,7 @@ def _import_failure(name: str, module_name: str, exc: Exception) -> str:
         where = f"{exc.filename}, line {exc.lineno}: "
     elif frames:
         where = f"{frames[-1].filename}, line {frames[-1].lineno}: "
-        users = [f for f in frames if not f.filename.startswith(str(Path(__file__).parent))]
+        users = [f for f in frames if not f.filename.startswith(str(Path(__file__).parent.parent))]
         if users and users[-1] is not frames[-1]:  # raised inside mixbench: name the module's line too
             where = f"{users[-1].filename}, line {users[-1].lineno}: "
     cause = str(exc).splitlines()[0] if str(exc) else ""
