@@ -478,7 +478,7 @@ def test_a_huge_learning_rate_is_still_a_divergence_not_the_losss_fault():
 
 
 def test_a_nan_user_loss_in_a_run_is_one_line_naming_it(tmp_path, monkeypatch):
-    from mixbench import losses
+    from mixbench.losses import registry
 
     module = tmp_path / "user_nan_loss.py"
     module.write_text(
@@ -489,7 +489,7 @@ def test_a_nan_user_loss_in_a_run_is_one_line_naming_it(tmp_path, monkeypatch):
         "LOSS = register_loss('nan loss', nan_loss)\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(losses, "_REGISTRY", dict(losses._REGISTRY))
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # for the worker processes
     argv = ["--suite", "toy", "--datasets", "iris", "--nets", "linear", "--seeds", "0", "--epochs", "1"]
     code, stdout, stderr = mixbench(

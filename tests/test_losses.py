@@ -17,6 +17,7 @@ import torch
 
 from mixbench import losses
 from mixbench.losses import STANDARD_LOSSES, FocusSchedule, Loss, family_grad, family_loss, get_loss
+from mixbench.losses import registry as loss_registry
 
 N_CLASSES = (2, 3, 10, 100)
 FOCUS_VALUES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
@@ -541,8 +542,8 @@ def test_output_reset_off_changes_nothing(margin):
 @pytest.fixture
 def registry(monkeypatch):
     """A private copy of the registry, so that losses registered by a test do not leak into others."""
-    monkeypatch.setattr(losses, "_REGISTRY", dict(losses._REGISTRY))
-    return losses._REGISTRY
+    monkeypatch.setattr(loss_registry, "_REGISTRY", dict(loss_registry._REGISTRY))
+    return loss_registry._REGISTRY
 
 
 def squared_hinge(q, y):

@@ -27,6 +27,7 @@ from mixbench.losses import (
     register_loss,
     split_loss_names,
 )
+from mixbench.losses import registry as loss_registry
 from mixbench.models import NETS
 
 pytestmark = pytest.mark.filterwarnings("ignore:loss 'CE\\+EL F=0")
@@ -35,8 +36,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:loss 'CE\\+EL F=0")
 @pytest.fixture
 def registry(monkeypatch):
     """A private copy of the registry, so that losses registered by a test do not leak into others."""
-    monkeypatch.setattr(losses, "_REGISTRY", dict(losses._REGISTRY))
-    return losses._REGISTRY
+    monkeypatch.setattr(loss_registry, "_REGISTRY", dict(loss_registry._REGISTRY))
+    return loss_registry._REGISTRY
 
 
 # --- the formulas, written from the papers ------------------------------------------------------------------
@@ -213,7 +214,8 @@ def test_loss_parameters_outside_their_range_are_refused_with_the_range(base, ke
 
 def test_every_parameter_of_every_parameterised_loss_has_a_rule_and_refuses_nan():
     """A loss added to the zoo without constraints for its parameters fails here."""
-    with_parameters = {base: defaults for base, (defaults, *_) in losses._FACTORIES.items() if defaults}
+    factories = loss_registry._FACTORIES
+    with_parameters = {base: defaults for base, (defaults, *_) in factories.items() if defaults}
     assert {(base, key) for base, key, *_ in PARAMETER_RULES} == {
         (base, key) for base, defaults in with_parameters.items() for key in defaults
     }
@@ -224,9 +226,9 @@ def test_every_parameter_of_every_parameterised_loss_has_a_rule_and_refuses_nan(
 
 
 def test_a_user_factory_takes_constraints_and_its_parameters_must_be_finite(monkeypatch):
-    monkeypatch.setattr(losses, "_REGISTRY", dict(losses._REGISTRY))
-    monkeypatch.setattr(losses, "_FACTORIES", dict(losses._FACTORIES))
-    monkeypatch.setattr(losses, "_PARSED", {})
+    monkeypatch.setattr(loss_registry, "_REGISTRY", dict(loss_registry._REGISTRY))
+    monkeypatch.setattr(loss_registry, "_FACTORIES", dict(loss_registry._FACTORIES))
+    monkeypatch.setattr(loss_registry, "_PARSED", {})
 
     def scaled_ce(name, w, b):
         return losses.Loss(name, {"ce": w, "el": b})
