@@ -14,9 +14,8 @@ sigmoid family
     the correct side (true class ``t' = max(t, s)``, others ``t' = min(t, s)``). Gradient
     ``2 (s - t') s (1 - s)``, with ``t'`` held constant as the reset is done before the update.
 
-
 :func:`family_loss` is the per-sample loss and :class:`FamilyGrad` its closed-form logit gradient, for a
-whole bank of models at once (see :mod:`mixbench.engine`).
+whole bank of models at once.
 """
 
 from __future__ import annotations
