@@ -343,3 +343,39 @@ def test_a_folder_run_is_not_resumed_when_loading_a_finished_dataset_changed(tmp
     code, _, err = mixbench(*argv)
     _refused(code, err, "one: loading it now differs from when its tasks ran", "preprocessing")
     assert not (tmp_path / "run" / "tasks" / "two__linear__split0__none.parquet").exists()
+
+
+# --- a user loss whose code changed, a derived setting in a config file, learning rates float32 drops ------
+def test_a_run_is_not_resumed_after_a_user_losss_module_changed(tmp_path, monkeypatch):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    module = lib / "trust_edited_loss.py"
+    first = (
+        "import torch\n\ndef myloss(q, y):\n    if q.shape[1] == 2:\n        raise ValueError('not yet')\n"
+    )
+    first += "    return torch.nn.functional.cross_entropy(q, y, reduction='none')\n"
+    module.write_text(first)
+    monkeypatch.syspath_prepend(str(lib))
+    argv = ["run", "--suite", "toy", "--datasets", "iris,breast_cancer", "--nets", "linear", "--seeds", "0",
+            "--epochs", "2", "--losses", "CE,trust_edited_loss:myloss", "--n-jobs", "1", "--no-progress",
+            "--out", str(tmp_path / "run")]  # fmt: skip
+    code, _, err = mixbench(*argv)
+    assert code == 1 and "breast_cancer/linear failed" in err  # iris finished with the first code
+    record = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert record["loss_code"] == {"myloss": hashlib.sha256(module.read_bytes()).hexdigest()}
+    module.write_text(first.replace("raise ValueError('not yet')", "pass"))
+    code, _, err = mixbench(*argv)
+    _refused(code, err, "loss 'myloss' (trust_edited_loss:myloss): its module changed since 1 finished task")
+    assert not (tmp_path / "run" / "tasks" / "breast_cancer__linear__split0__none.parquet").exists()
+
+
+def test_loss_sources_in_a_config_file_is_refused_as_derived(tmp_path):
+    (tmp_path / "study.toml").write_text('losses = ["CE"]\nloss_sources = {CE = "mymodule:ce"}\n')
+    code, _, err = mixbench("run", "--config", str(tmp_path / "study.toml"), "--out", str(tmp_path / "run"))
+    _refused(code, err, "'loss_sources' is not a setting", "list the loss in `losses`")
+
+
+def test_learning_rates_that_float32_cannot_hold_are_refused():
+    for rates in ("0.01,1e-320", "1e39"):
+        code, _, err = mixbench("run", "--lrs", rates, "--datasets", "iris", "--epochs", "1")
+        _refused(code, err, "float32's normal range")

@@ -179,3 +179,37 @@ def check_numerics(
             path=store.config_path,
         )
     return version
+
+
+def check_loss_code(
+    store: ResultStore, previous: dict | None, checked: dict[str, dict], current: dict[str, str], todo: bool
+) -> None:
+    """Refuse to add tasks to a run after the code of one of its ``module:attr`` user losses changed.
+
+    Each task records the sha256 of the module file of each user loss (``loss_code``); a task of
+    ``selected.parquet`` alone counts with config.json's record. A run that computes nothing mixes nothing.
+    """
+    if not todo or not checked:
+        return
+    recorded = (previous or {}).get("loss_code") or {}
+    changed: dict[str, list[str]] = {}
+    for name, meta in checked.items():
+        then = (meta.get("loss_code") if meta else None) or recorded
+        for loss, digest in then.items():
+            if loss in current and current[loss] != digest:
+                changed.setdefault(loss, []).append(name)
+    if changed:
+        sources = ((previous or {}).get("config") or {}).get("loss_sources") or {}
+        lines = [
+            f"loss {loss!r} ({sources.get(loss, '?')}): its module changed since {len(names)} finished "
+            "task(s) were computed with it"
+            for loss, names in sorted(changed.items())
+        ]
+        raise RunDirectoryError(
+            f"{display(store.path)}: "
+            + "; ".join(lines)
+            + ". Tasks computed by two versions of a loss must not mix in one run: restore the module, or "
+            "run into another --out directory (or move tasks/, epochs/ and selected.parquet out of it to "
+            "recompute every task with the new code)",
+            path=store.config_path,
+        )

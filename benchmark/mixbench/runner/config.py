@@ -11,8 +11,8 @@ import dataclasses
 import difflib
 import fnmatch
 import hashlib
+import importlib.util
 import json
-import math
 import os
 import tomllib
 import traceback
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mixbench import data, suites
-from mixbench.io import jsonable
+from mixbench.io import jsonable, sha256_file
 from mixbench.losses import Loss, get_loss, resolve_losses, split_loss_names
 from mixbench.models import NETS
 from mixbench.protocol import PRESETS as PROTOCOL_PRESETS
@@ -87,7 +87,13 @@ SCIENCE_KEYS = (
 EXECUTION_KEYS = ("data_dir", "n_jobs", "backend", "scheduler", "out")
 
 
-OPTION_KEYS = SCIENCE_KEYS + EXECUTION_KEYS
+#: Science settings mixbench derives rather than takes: ``loss_sources`` comes from ``module:attr`` losses.
+DERIVED_KEYS = ("loss_sources",)
+OPTION_KEYS = tuple(k for k in SCIENCE_KEYS if k not in DERIVED_KEYS) + EXECUTION_KEYS
+
+
+#: float32's smallest normal and largest finite value: the range a learning rate keeps in the engine.
+_FLOAT32_NORMAL = (1.1754943508222875e-38, 3.4028234663852886e38)
 
 
 class ConfigError(ValueError):
@@ -281,6 +287,22 @@ def config_losses(config: RunConfig) -> list[Loss]:
     return resolve_losses(list(config.losses))
 
 
+def loss_code_digests(config: RunConfig) -> dict[str, str]:
+    """sha256 of the module file each ``module:attr`` user loss of the run comes from, by loss name.
+
+    Recorded with every task, so a run is not resumed after a user loss's code changed (its finished tasks
+    were computed by the old code). A loss registered in the caller's Python session has no file to hash
+    and is not recorded.
+    """
+    digests = {}
+    for name, source in sorted(config.loss_sources.items()):
+        spec = importlib.util.find_spec(source.partition(":")[0])
+        origin = getattr(spec, "origin", None)
+        if origin and os.path.isfile(origin):
+            digests[name] = sha256_file(origin)
+    return digests
+
+
 def _import_failure(names: list[str], exc: Exception) -> str:
     """One line for a ``module:attr`` loss whose module raised on import: the file, the line, the cause."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<frozen")]
@@ -394,6 +416,11 @@ def read_config_file(path: str | os.PathLike) -> dict:
     values = {}
     for key, value in raw.items():
         name = _normalise_key(key)
+        if name in DERIVED_KEYS:
+            raise ConfigError(
+                f"{path}: {key!r} is not a setting: mixbench records it from the losses given as "
+                'module:attr; list the loss in `losses` instead (e.g. losses = ["CE", "mymodule:my_loss"])'
+            )
         if name not in allowed:
             close = difflib.get_close_matches(name, sorted(allowed), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -521,7 +548,12 @@ def resolve_config(
         loss_sources=loss_sources,
         nets=nets,
         lrs=_numbers(
-            values["lrs"], "lrs", float, lambda v: v > 0 and math.isfinite(v), "learning rates are > 0"
+            values["lrs"],
+            "lrs",
+            float,
+            lambda v: _FLOAT32_NORMAL[0] <= v <= _FLOAT32_NORMAL[1],
+            "learning rates are > 0 and within float32's normal range (1.2e-38 to 3.4e38), the precision the "
+            "engine trains in (a smaller rate is 0 there, and trains nothing)",
         ),
         seeds=_numbers(values["seeds"], "seeds", int, lambda v: 0 <= v < 2**63, "seeds are integers >= 0"),
         epochs=_scalar(values["epochs"], "epochs", int, lambda v: v >= 1, "use 1 or more"),

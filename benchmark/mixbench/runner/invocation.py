@@ -20,8 +20,15 @@ from mixbench import engine, suites
 from mixbench.results import ResultStore, consolidation_record, task_settings
 from mixbench.runner import provenance
 from mixbench.runner.backends import WORKER_DEATH, dask_client, n_workers, outcomes
-from mixbench.runner.checks import check_data, check_numerics, check_run_dir
-from mixbench.runner.config import SCIENCE_KEYS, ConfigError, RunConfig, config_losses, config_suite
+from mixbench.runner.checks import check_data, check_loss_code, check_numerics, check_run_dir
+from mixbench.runner.config import (
+    SCIENCE_KEYS,
+    ConfigError,
+    RunConfig,
+    config_losses,
+    config_suite,
+    loss_code_digests,
+)
 from mixbench.runner.lock import run_lock
 from mixbench.runner.messages import display, first_line, unwritable
 from mixbench.runner.summary import RunSummary
@@ -159,6 +166,8 @@ class Plan:
     todo: list[Task]
     #: The engine numerics version of the finished tasks (this engine's when there are none).
     numerics: int | None
+    #: sha256 of the module file of each ``module:attr`` user loss (:func:`loss_code_digests`).
+    loss_code: dict[str, str]
 
 
 @dataclass
@@ -239,7 +248,11 @@ def _plan(config: RunConfig, store: ResultStore) -> Plan:
     finished = set(checked)
     todo = [t for t in tasks if t.name not in finished]
     numerics = check_numerics(store, previous, checked, bool(todo))
-    return Plan(previous=previous, tasks=tasks, finished=finished, todo=todo, numerics=numerics)
+    loss_code = loss_code_digests(config)
+    check_loss_code(store, previous, checked, loss_code, bool(todo))
+    return Plan(
+        previous=previous, tasks=tasks, finished=finished, todo=todo, numerics=numerics, loss_code=loss_code
+    )
 
 
 def _earlier_history(store: ResultStore, previous: dict | None, versions: dict) -> list[dict]:
@@ -327,6 +340,8 @@ def _open(config: RunConfig, store: ResultStore, plan: Plan, summary: RunSummary
         # The code of the tasks already finished until this invocation computes one (see close_run).
         "git": (previous or {}).get("git", git) if previous is not None and plan.finished else git,
         "numerics": plan.numerics,
+        # of the finished tasks until this invocation computes one (see _record_outcome)
+        "loss_code": (previous or {}).get("loss_code", plan.loss_code) if plan.finished else plan.loss_code,
         "machine": provenance.machine(),
         "first_started": (previous or {}).get("first_started") or started,
         "started": started,
@@ -350,7 +365,9 @@ def _record_outcome(opened: OpenRun, outcome: TaskOutcome, bar) -> bool:
     store, summary, task = opened.store, opened.summary, outcome.task
     try:
         if outcome.done:
-            store.write_task(task.key, outcome.records, outcome.selected, outcome.metadata)
+            metadata = {**outcome.metadata, "loss_code": opened.plan.loss_code}
+            store.write_task(task.key, outcome.records, outcome.selected, metadata)
+            opened.record["loss_code"] = opened.plan.loss_code
             summary.done += 1
             if summary.slowest is None or outcome.seconds > summary.slowest[1]:
                 summary.slowest = (task, outcome.seconds)
