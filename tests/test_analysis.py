@@ -473,10 +473,10 @@ def test_pairwise_wtl_matches_loops_with_ties_tolerance_and_nan():
     assert an.pairwise_wtl(matrix).set_index(["loss", "opponent"]).loc[("a", "b"), "ties"] == 1
 
 
-def test_holm_adjust_matches_step_down_by_hand():
+def test_adjust_pvalues_matches_holm_step_down_by_hand():
     p = [0.01, 0.04, 0.03, 0.005, 0.5, 0.04]
-    np.testing.assert_allclose(an.holm_adjust(p), holm_by_hand(p))
-    with_nan = an.holm_adjust([0.01, np.nan, 0.02])
+    np.testing.assert_allclose(an.adjust_pvalues(p), holm_by_hand(p))
+    with_nan = an.adjust_pvalues([0.01, np.nan, 0.02])
     assert np.isnan(with_nan[1]) and with_nan[[0, 2]].tolist() == pytest.approx([0.02, 0.02])
 
 

@@ -702,7 +702,7 @@ def test_one_result_schema_is_read_by_every_stage():
 
     assert list(schema.SELECTED_COLUMNS) == results.SELECTED_COLUMNS
     assert list(schema.EPOCH_COLUMNS) == results.EPOCH_COLUMNS
-    assert analysis.KEY_COLUMNS == schema.CELL_KEY == ("dataset", "net", "split", "noise", "loss", "seed")
+    assert analysis.CELL_COLUMNS == schema.CELL_KEY == ("dataset", "net", "split", "noise", "loss", "seed")
     records = pd.DataFrame(
         {"dataset": "d", "net": "linear", "split": 0, "noise": "none", "loss": "CE", "lr": [0.01, 0.01],
          "seed": 60, "epoch": [0, 1], "train_loss": 1.0, "val_acc": [0.5, 0.7], "test_acc": [0.4, 0.6],

@@ -160,8 +160,8 @@ def test_printed_numbers_are_rounded_half_up_from_exact_values():
 
 def test_holm_and_bh_come_from_statsmodels_and_skip_nan():
     p = [0.01, np.nan, 0.04, 0.03]
-    np.testing.assert_allclose(an.holm_adjust(p), [0.03, np.nan, 0.06, 0.06])
-    np.testing.assert_allclose(an.holm_adjust(p, "fdr_bh"), [0.03, np.nan, 0.04, 0.04])
+    np.testing.assert_allclose(an.adjust_pvalues(p), [0.03, np.nan, 0.06, 0.06])
+    np.testing.assert_allclose(an.adjust_pvalues(p, "fdr_bh"), [0.03, np.nan, 0.04, 0.04])
 
 
 # --- tuning audit -------------------------------------------------------------------------------------------

@@ -24,145 +24,55 @@ are ``SettingAnalysis.ranks``, the ones every table beside a diagram prints.
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import scikit_posthocs as sp
 
-from mixbench import analysis as an
 from mixbench import suites
 from mixbench.analysis import formatting as fmt
 from mixbench.analysis.bayes import bayesian_signed_rank, rank_biserial
+from mixbench.analysis.focus import focus_curves
+from mixbench.analysis.hypothesis import (
+    cliques,
+    conover_posthoc,
+    friedman_test,
+    nemenyi_cd,
+    nemenyi_posthoc,
+    wilcoxon_holm,
+)
+from mixbench.analysis.matrices import (
+    accuracy_matrix,
+    check_missing_policy,
+    order_losses,
+    per_seed_matrices,
+    snap_ties,
+)
+from mixbench.analysis.paper import PAPER_LOSSES, compare_with_paper, load_paper_table
+from mixbench.analysis.profiles import performance_profile
+from mixbench.analysis.ranks import pairwise_wtl, rank_losses, summary_table
+from mixbench.analysis.tuning import tuning_audit
 from mixbench.models import NETS
 
 __all__ = [
-    "focus_curves",
     "CD_TESTS",
     "DEFAULT_ROPE",
     "RunAnalysis",
     "SettingAnalysis",
     "analyse_run",
     "analyse_selected",
-    "cliques",
-    "nemenyi_posthoc",
-    "tuning_audit",
 ]
 
 #: Region of practical equivalence of the verdict: 1 percentage point of accuracy.
 DEFAULT_ROPE = 0.01
 #: Tests a critical-difference diagram can be drawn from.
 CD_TESTS = ("nemenyi", "conover")
-#: A loss whose selected learning rate (or epoch) sits at an edge of the grid in more than this share of its
-#: cells is flagged: its optimum may lie outside what was searched.
-EDGE_SHARE = 0.5
 
 
 # --- small pieces ---------------------------------------------------------------------------------------
-def nemenyi_posthoc(matrix: pd.DataFrame) -> pd.DataFrame:
-    """Nemenyi's all-pairs test for the Friedman design (``scikit_posthocs.posthoc_nemenyi_friedman``).
-
-    Two losses differ at level alpha exactly when their mean ranks differ by more than
-    ``nemenyi_cd(k, n, alpha)``: cliques drawn from these p-values agree with the drawn CD.
-    NaN cells rank worst. Returns a symmetric (n_losses x n_losses) DataFrame, NaN where undefined.
-    """
-    values = an._worst_filled(an._check_matrix(matrix, min_losses=2))
-    n, k = values.shape
-    if n < 2:
-        pvalues = np.full((k, k), np.nan)
-        np.fill_diagonal(pvalues, 1.0)
-        return pd.DataFrame(pvalues, index=values.columns.copy(), columns=values.columns.copy())
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        pvalues = sp.posthoc_nemenyi_friedman(values.to_numpy())
-    pvalues.index = pvalues.columns = values.columns.copy()
-    pvalues.index.name = pvalues.columns.name = "loss"
-    return pvalues.clip(upper=1.0)
-
-
-def cliques(ranks: pd.Series, pvalues: pd.DataFrame, alpha: float = 0.05) -> list[list[str]]:
-    """Maximal groups of losses, consecutive in rank order, that the test separates nowhere (p >= alpha for
-    every pair inside): the bars of a critical-difference diagram. Single losses are not listed."""
-    order = list(ranks.sort_values(kind="stable").index)
-    found: list[list[str]] = []
-    for i in range(len(order)):
-        j = i
-        while j + 1 < len(order) and all(
-            not (pvalues.loc[a, order[j + 1]] < alpha) for a in order[i : j + 1]
-        ):
-            j += 1
-        group = order[i : j + 1]
-        if len(group) > 1 and not any(set(group) <= set(g) for g in found):
-            found.append(group)
-    return found
-
-
-def tuning_audit(
-    selected: pd.DataFrame, lrs: Sequence[float] | None = None, epochs: int | None = None
-) -> pd.DataFrame:
-    """Where the validation selection landed, per loss: at an end of the learning-rate grid, at the last
-    epoch?
-
-    Parameters
-    ----------
-    selected : DataFrame
-        Selected results with ``loss``, ``lr`` and ``epoch`` (0-based; -1 or NaN lr for a cell without
-        result).
-    lrs : sequence of float, optional
-        The grid searched; default: the learning rates that occur.
-    epochs : int, optional
-        Epochs trained; default: the last selected epoch + 1.
-
-    Returns
-    -------
-    audit : DataFrame, one row per loss
-        ``cells`` (with a result), ``lr_high`` / ``lr_low`` (share at the largest / smallest rate of the grid;
-        NaN for a one-rate grid), ``last_epoch`` (share at the last epoch), ``flag`` ('' or what to widen).
-    """
-    rows = selected[selected["lr"].notna() & (selected["epoch"] >= 0)]
-    grid = sorted(float(v) for v in (lrs if lrs is not None else rows["lr"].unique()))
-    last = (int(epochs) - 1) if epochs else (int(rows["epoch"].max()) if len(rows) else 0)
-    out = []
-    for loss in an.order_losses(selected["loss"].unique()):
-        cells = rows[rows["loss"] == loss]
-        n = len(cells)
-        several = len(grid) > 1
-        high = float(np.isclose(cells["lr"], grid[-1]).mean()) if n and several else np.nan
-        low = float(np.isclose(cells["lr"], grid[0]).mean()) if n and several else np.nan
-        at_last = float((cells["epoch"] == last).mean()) if n else np.nan
-        flags = []
-        if several and n and high > EDGE_SHARE:
-            flags.append(
-                f"lr {grid[-1]:g}, the largest of the grid, in {fmt.percent(high)} of its cells: its optimum "
-                "may lie above the grid (widen --lrs)"
-            )
-        if several and n and low > EDGE_SHARE:
-            flags.append(
-                f"lr {grid[0]:g}, the smallest of the grid, in {fmt.percent(low)} of its cells: its optimum "
-                "may lie below the grid (widen --lrs)"
-            )
-        if n and at_last > EDGE_SHARE:
-            flags.append(f"the last epoch in {fmt.percent(at_last)} of its cells: it may need more --epochs")
-        out.append(
-            {
-                "loss": loss,
-                "cells": n,
-                "lr_high": high,
-                "lr_low": low,
-                "last_epoch": at_last,
-                "flag": "; ".join(flags),
-            }
-        )
-    audit = pd.DataFrame(out, columns=["loss", "cells", "lr_high", "lr_low", "last_epoch", "flag"])
-    audit = audit.set_index("loss")
-    audit.attrs = {"lrs": grid, "last_epoch": last}
-    return audit
-
-
 _DECISION_TEXT = {
     "better": "better than {b} by more than the {r} pp ROPE (P = {p})",
     "equivalent": "practically equivalent to {b} at a {r} pp ROPE (P = {p})",
@@ -203,54 +113,6 @@ def _sentence(row: dict, baseline: str, rope_pp: str, seeds: list) -> str:
     if row["flag"]:
         text += f". Tuning flag: {row['flag']}"
     return text + "."
-
-
-def focus_curves(
-    losses: Sequence,
-    *,
-    n_epochs: int = 50,
-    n_classes: int = 10,
-    points: int = 200,
-    sources: Mapping[str, str] | None = None,
-) -> tuple[pd.DataFrame, list[str]]:
-    """Where each loss focuses: ``|d loss / d q_y|`` against ``p_y`` (the reference study's Figure 1), from
-    the gradient the engine trains with (:func:`mixbench.losses.gradient_focus`), one curve per phase of a
-    scheduled loss over ``n_epochs``.
-
-    Returns
-    -------
-    curves : DataFrame (points x curves)
-        Index ``p_true`` in (0, 1); columns a MultiIndex (``loss``, ``label``), the label naming the phase
-        ("CE+EL F=0-0.5 (F=0.2)").
-    unknown : list of str
-        Losses this process cannot resolve (a ``module:attr`` user loss not importable here).
-
-    ``sources`` (a run's ``loss_sources``) gives the ``module:attr`` of each user loss, imported to draw it.
-    """
-    from mixbench.losses import get_loss, gradient_focus
-
-    p = np.linspace(0.0, 1.0, points + 2)[1:-1]
-    curves, unknown = {}, []
-    for item in losses:
-        try:
-            loss = get_loss((sources or {}).get(item, item) if isinstance(item, str) else item)
-        except Exception:  # a user module that cannot be imported here (or raises on import)
-            unknown.append(str(item))
-            continue
-        phases = (
-            [(0, "")]
-            if loss.schedule is None
-            else [(first, f" (F={focus:g})") for first, _, focus in loss.schedule.table(n_epochs)]
-        )
-        for epoch, suffix in phases:
-            curves[(loss.name, f"{loss.name}{suffix}")] = gradient_focus(
-                loss, p, n_classes=n_classes, epoch=epoch, n_epochs=n_epochs
-            )
-    frame = pd.DataFrame(curves, index=pd.Index(p, name="p_true"))
-    if len(frame.columns):
-        frame.columns = pd.MultiIndex.from_tuples(list(curves), names=["loss", "label"])
-    frame.attrs = {"n_classes": n_classes, "n_epochs": n_epochs}
-    return frame, unknown
 
 
 # --- the result objects ---------------------------------------------------------------------------------
@@ -430,11 +292,11 @@ def _config_value(config: dict, name: str):
 def _variant_cd(matrix: pd.DataFrame, cd_test: str, alpha: float) -> dict:
     k = matrix.shape[1]
     n = len(matrix)
-    ranks = an.rank_losses(matrix).mean() if n else pd.Series(np.nan, index=matrix.columns)
+    ranks = rank_losses(matrix).mean() if n else pd.Series(np.nan, index=matrix.columns)
     if n < 2:
         return {"ranks": ranks, "pvalues": None, "cd": None, "cliques": [], "n_datasets": n}
-    pvalues = nemenyi_posthoc(matrix) if cd_test == "nemenyi" else an.conover_posthoc(matrix)
-    cd = an.nemenyi_cd(k, n, alpha) if cd_test == "nemenyi" else None
+    pvalues = nemenyi_posthoc(matrix) if cd_test == "nemenyi" else conover_posthoc(matrix)
+    cd = nemenyi_cd(k, n, alpha) if cd_test == "nemenyi" else None
     return {
         "ranks": ranks,
         "pvalues": pvalues,
@@ -445,7 +307,7 @@ def _variant_cd(matrix: pd.DataFrame, cd_test: str, alpha: float) -> dict:
 
 
 def _bayes_rows(matrix: pd.DataFrame, baseline: str, options: dict) -> dict[str, dict]:
-    values = an.snap_ties(matrix)
+    values = snap_ties(matrix)
     out = {}
     for loss in matrix.columns:
         if loss == baseline:
@@ -472,7 +334,7 @@ def _per_split(rows: pd.DataFrame, losses, baseline, datasets, missing) -> pd.Da
         return None
     ranks, counts = {}, {}
     for split in splits:
-        summary = an.summary_table(
+        summary = summary_table(
             rows, split=split, datasets=datasets, missing=missing, baseline=baseline, n_boot=0
         )
         ranks[split], counts[split] = summary["mean_rank"], int(summary["n_datasets"].iloc[0])
@@ -483,9 +345,9 @@ def _per_split(rows: pd.DataFrame, losses, baseline, datasets, missing) -> pd.Da
 
 
 def _paper(rows, common, options) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    summary = an.summary_table(
+    summary = summary_table(
         rows,
-        losses=an.PAPER_LOSSES,
+        losses=PAPER_LOSSES,
         how="per_seed",
         tie_method="min",
         baseline="CE",
@@ -493,9 +355,9 @@ def _paper(rows, common, options) -> tuple[pd.DataFrame | None, pd.DataFrame | N
         random_state=options["random_state"],
         **common,
     )
-    comparison = an.compare_with_paper(summary)
-    by_seed = an.per_seed_matrices(rows, losses=an.PAPER_LOSSES, **common)
-    average = sum(an.rank_losses(m.dropna(), "average").mean() for m in by_seed.values()) / len(by_seed)
+    comparison = compare_with_paper(summary)
+    by_seed = per_seed_matrices(rows, losses=PAPER_LOSSES, **common)
+    average = sum(rank_losses(m.dropna(), "average").mean() for m in by_seed.values()) / len(by_seed)
     comparison.attrs = {"average_rank_sum": float(average.sum())}
     return comparison, summary
 
@@ -517,15 +379,15 @@ def _analyse_setting(
 ) -> SettingAnalysis:
     missing = options["missing"]
     common = dict(net=net, noise=noise, split=split, datasets=datasets, missing=missing)
-    by_seed = an.per_seed_matrices(rows, **common)
-    matrix = an.accuracy_matrix(rows, seed="mean", **common)
+    by_seed = per_seed_matrices(rows, **common)
+    matrix = accuracy_matrix(rows, seed="mean", **common)
     notes = []
     n = len(matrix)
     k = len(losses)
     if n == 0:
         raise ValueError(f"{label}: no dataset is left after the missing={missing!r} policy")
     summaries = {
-        how: an.summary_table(
+        how: summary_table(
             rows,
             how=how,
             baseline=baseline,
@@ -547,7 +409,7 @@ def _analyse_setting(
     variants = {"seed mean": matrix} | {f"seed {s}": m for s, m in by_seed.items()}
     friedman_rows, cd = [], {}
     for which, m in variants.items():
-        f = an.friedman_test(m) if k >= 3 else pd.Series(dtype=float)
+        f = friedman_test(m) if k >= 3 else pd.Series(dtype=float)
         cd[which] = _variant_cd(m, options["cd_test"], options["alpha"])
         friedman_rows.append(
             {
@@ -558,11 +420,11 @@ def _analyse_setting(
                 "pvalue": f.get("pvalue", np.nan),
                 "iman_davenport_f": f.get("iman_davenport_f", np.nan),
                 "iman_davenport_pvalue": f.get("iman_davenport_pvalue", np.nan),
-                "nemenyi_cd": an.nemenyi_cd(k, max(len(m), 1), options["alpha"]),
+                "nemenyi_cd": nemenyi_cd(k, max(len(m), 1), options["alpha"]),
             }
         )
     friedman = pd.DataFrame(friedman_rows).set_index("variant")
-    wilcoxon = an.wilcoxon_holm(matrix, baseline=baseline, zero_method=options["zero_method"])
+    wilcoxon = wilcoxon_holm(matrix, baseline=baseline, zero_method=options["zero_method"])
     tuning = tuning_audit(rows, lrs, epochs)
     overall = _bayes_rows(matrix, baseline, options)
     per_seed = {seed: _bayes_rows(m, baseline, options) for seed, m in by_seed.items()}
@@ -576,7 +438,7 @@ def _analyse_setting(
     )
     delta = summaries["seed_mean"]
     tests = wilcoxon.set_index("loss")
-    snapped = an.snap_ties(matrix)
+    snapped = snap_ties(matrix)
     rope_pp = fmt.points(options["rope"])
     verdict_rows = []
     for loss in losses:
@@ -610,9 +472,9 @@ def _analyse_setting(
     verdict = pd.DataFrame(verdict_rows)
     verdict = verdict.set_index("loss") if len(verdict) else verdict
     paper = paper_summary = None
-    if noise == "none" and net in paper_nets and set(an.PAPER_LOSSES) <= set(losses) and n >= 1:
+    if noise == "none" and net in paper_nets and set(PAPER_LOSSES) <= set(losses) and n >= 1:
         paper, paper_summary = _paper(rows, common, options)
-    per_dataset = an.accuracy_matrix(
+    per_dataset = accuracy_matrix(
         rows, net=net, noise=noise, split=split, seed="mean", missing="worst", datasets=datasets
     ).reindex(index=datasets, columns=losses)
     return SettingAnalysis(
@@ -630,10 +492,10 @@ def _analyse_setting(
         tuning=tuning,
         friedman=friedman,
         cd=cd,
-        conover=an.conover_posthoc(matrix),
-        wtl=an.pairwise_wtl(matrix),
+        conover=conover_posthoc(matrix),
+        wtl=pairwise_wtl(matrix),
         wilcoxon=wilcoxon,
-        profile=an.performance_profile(matrix),
+        profile=performance_profile(matrix),
         paper=paper,
         paper_summary=paper_summary,
         per_split=_per_split(rows, losses, baseline, datasets, missing),
@@ -695,7 +557,7 @@ def analyse_selected(
         raise ValueError(f"rope is a fraction of accuracy in [0, 1) (0.01 = 1 pp), got {rope}")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    an._check_policy(missing)
+    check_missing_policy(missing)
     config = dict(config or {})
     failures = (
         failures
@@ -710,7 +572,7 @@ def analyse_selected(
     seeds = sorted(selected["seed"].unique().tolist())
     split: Hashable | None = "mean" if len(splits) > 1 else None
     datasets = sorted(set(selected["dataset"]) | set(failures["dataset"]))
-    losses_all = an.order_losses(selected["loss"].unique())
+    losses_all = order_losses(selected["loss"].unique())
     if baseline is None:
         baseline = "CE" if "CE" in losses_all else losses_all[0]
     elif baseline not in losses_all:
@@ -731,7 +593,7 @@ def analyse_selected(
         zero_method=zero_method,
     )
     paper_nets = (
-        set(an.load_paper_table()["net"]) if _config_value(config, "suite") in (None, "uci121") else set()
+        set(load_paper_table()["net"]) if _config_value(config, "suite") in (None, "uci121") else set()
     )
     lrs = _config_value(config, "lrs")
     epochs_n = _config_value(config, "epochs")
@@ -743,7 +605,7 @@ def analyse_selected(
             if rows.empty:
                 continue
             label = f"{net} network" + (f", noise {noise}" if several_noises else "")
-            losses = an.order_losses(rows["loss"].unique())
+            losses = order_losses(rows["loss"].unique())
             if len(losses) < 2:
                 skipped.append(f"{label}: only the loss {losses[0]}, nothing to compare")
                 continue

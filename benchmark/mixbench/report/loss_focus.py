@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from mixbench.analysis.verdict import focus_curves
+from mixbench.analysis.focus import focus_curves
 from mixbench.losses import Loss, get_loss
 from mixbench.report.figures import loss_colors
 from mixbench.report.output import check_output_file, unwritable
