@@ -41,7 +41,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from mixbench.data import Dataset, DatasetError
+from mixbench.data import Dataset, DatasetError, check_split
 from mixbench.io import jsonable, sha256_file
 
 __all__ = [
@@ -51,6 +51,8 @@ __all__ = [
     "available_suites",
     "changed_files",
     "get_suite",
+    "list_datasets",
+    "load_dataset",
     "preprocessing_summary",
     "register_suite",
     "relative_to",
@@ -59,7 +61,7 @@ __all__ = [
     "suite_slug",
 ]
 
-#: Columns of :meth:`Suite.status` (those of :func:`mixbench.data.data_status`).
+#: Columns of :meth:`Suite.status` (those of :func:`mixbench.suites.uci121.data_status`).
 STATUS_COLUMNS = ["name", "n_rows", "n_features", "n_classes", "n_test", "status", "detail", "complete"]
 
 # kind -> "module:Class" (imported on first use, so the openml package is only needed for openml suites),
@@ -174,13 +176,7 @@ class Suite(abc.ABC):
 
     def split_check(self, split: int) -> int:
         """``split`` as an int in 0..n_splits-1, else ValueError."""
-        if (
-            isinstance(split, bool)
-            or not isinstance(split, int | np.integer)
-            or not 0 <= split < self.n_splits
-        ):
-            raise ValueError(f"split must be an integer in 0..{self.n_splits - 1}, got {split!r}")
-        return int(split)
+        return check_split(split, self.n_splits)
 
     def bench_datasets(self) -> list[str]:
         """Datasets of different shapes to time the engine on: up to six, from the smallest to the largest."""
@@ -300,6 +296,44 @@ def get_suite(spec: str, data_dir: str | os.PathLike | None = None, **options: A
     kind, _, argument = str(spec).strip().partition(":")
     cls = _suite_class(kind)
     return cls(argument.strip(), data_dir=data_dir, **{k: v for k, v in options.items() if v is not None})
+
+
+def load_dataset(
+    name: str,
+    suite: str = "uci121",
+    split: int = 0,
+    data_dir: str | os.PathLike | None = None,
+    verify: bool = False,
+) -> Dataset:
+    """Load one dataset of a suite with one of its splits: ``get_suite(suite, data_dir).load(name, split)``.
+
+    Parameters
+    ----------
+    name : str
+        A dataset name of the suite.
+    suite : str, default "uci121"
+        A suite spec (:func:`mixbench.suites.get_suite`): ``uci121``, ``toy``, ``folder:PATH``, ``openml:ID``.
+    split : int, default 0
+    data_dir : str or PathLike, optional
+        See :func:`mixbench.suites.uci121.resolve_data_dir`.
+    verify : bool, default False
+        Also check the files' sha256 against the suite's registry (suites that have one: ``uci121``).
+
+    Returns
+    -------
+    Dataset
+    """
+    return get_suite(suite, data_dir).load(name, split, **({"verify": True} if verify else {}))
+
+
+def list_datasets(suite: str, data_dir: str | os.PathLike | None = None) -> list[str]:
+    """Names of the datasets of a suite: ``get_suite(suite, data_dir).datasets()``.
+
+    For ``uci121`` the registry datasets whose four files are all present, sorted (presence only: a
+    malformed file raises its :class:`DatasetError` when the dataset is loaded; ``mixbench data verify``
+    checks all); a data directory that does not exist raises :class:`DatasetError`.
+    """
+    return get_suite(suite, data_dir).datasets()
 
 
 def relative_to(spec: str, base: str | os.PathLike) -> str:

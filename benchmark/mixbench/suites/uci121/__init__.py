@@ -1,17 +1,54 @@
 """The ``uci121`` suite: the 121 UCI datasets of Fernández-Delgado et al. (2014) in the ``data_py`` layout.
 
 Read from the data directory (``--data-dir``, else ``$MIXBENCH_DATA``, else the cache); the registry
-(``mixbench/resources/registry.tsv``) gives every dataset's size and the sha256 of its four files. The loading
-itself is :func:`mixbench.data.load_data_py`.
+(``mixbench/resources/registry.tsv``) gives every dataset's size and the sha256 of its four files.
+
+Modules: :mod:`~mixbench.suites.uci121.catalog` (the registry, each dataset's files, the data directory),
+:mod:`~mixbench.suites.uci121.parse` (reading a dataset: :func:`load_data_py`, :func:`load_uci121`),
+:mod:`~mixbench.suites.uci121.verify` (a data directory checked against the registry) and
+:mod:`~mixbench.suites.uci121.install` (``mixbench data import`` and ``fetch``).
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from mixbench import data
 from mixbench.data import Dataset, DatasetError
-from mixbench.suites import Suite, SuiteError, sha256_file
+from mixbench.io import sha256_file
+from mixbench.suites import Suite, SuiteError
+from mixbench.suites.uci121.catalog import (
+    DATA_ENV,
+    FILE_KINDS,
+    N_SPLITS,
+    build_registry,
+    dataset_files,
+    registry,
+    resolve_data_dir,
+)
+from mixbench.suites.uci121.install import DEFAULT_URL, fetch_data, import_data
+from mixbench.suites.uci121.parse import load_data_py, load_uci121
+from mixbench.suites.uci121.verify import STATUSES, DatasetStatus, data_status, verify_dataset
+
+__all__ = [
+    "BENCH_DATASETS",
+    "DATA_ENV",
+    "DEFAULT_URL",
+    "FILE_KINDS",
+    "N_SPLITS",
+    "STATUSES",
+    "DatasetStatus",
+    "UCI121Suite",
+    "build_registry",
+    "data_status",
+    "dataset_files",
+    "fetch_data",
+    "import_data",
+    "load_data_py",
+    "load_uci121",
+    "registry",
+    "resolve_data_dir",
+    "verify_dataset",
+]
 
 #: Datasets of different shapes (few / many features, 2 / many classes, small / large) for ``mixbench bench``.
 BENCH_DATASETS = ("abalone", "letter", "musk-2", "semeion", "connect-4", "statlog-shuttle")
@@ -21,7 +58,7 @@ class UCI121Suite(Suite):
     """The UCI-121 collection; four split columns per dataset (0 is the reference study's)."""
 
     kind = "uci121"
-    n_splits = data.N_SPLITS
+    n_splits = N_SPLITS
 
     def __init__(self, argument: str = "", data_dir=None, **options):
         if argument:
@@ -33,11 +70,11 @@ class UCI121Suite(Suite):
 
     @property
     def location(self) -> str:
-        return str(data.resolve_data_dir(self.data_dir))
+        return str(resolve_data_dir(self.data_dir))
 
     def datasets(self) -> list[str]:
         """The registry datasets whose four files are present (presence only; see :meth:`status`)."""
-        root = data.resolve_data_dir(self.data_dir)
+        root = resolve_data_dir(self.data_dir)
         if not root.is_dir():
             raise DatasetError(
                 f"{root}: no UCI-121 data directory there; get the data with `mixbench data fetch` or "
@@ -46,31 +83,31 @@ class UCI121Suite(Suite):
             )
         return [
             name
-            for name in sorted(data.registry()["name"])
-            if all((root / name / file).is_file() for file in data.dataset_files(name).values())
+            for name in sorted(registry()["name"])
+            if all((root / name / file).is_file() for file in dataset_files(name).values())
         ]
 
     def shape(self, name: str) -> tuple[int, int, int]:
-        row = data.registry().set_index("name").loc[name]
+        row = registry().set_index("name").loc[name]
         values = [row["n_rows"], row["n_features"], row["n_classes"]]
         return tuple(100_000 if pd.isna(v) else int(v) for v in values)
 
     def load(self, name: str, split: int = 0, verify: bool = False) -> Dataset:
-        return data.load_uci121(name, split=self.split_check(split), data_dir=self.data_dir, verify=verify)
+        return load_uci121(name, split=self.split_check(split), data_dir=self.data_dir, verify=verify)
 
     def checksums(self, name: str) -> dict[str, str]:
-        folder = data.resolve_data_dir(self.data_dir) / name
-        files = data.dataset_files(name).values()
+        folder = resolve_data_dir(self.data_dir) / name
+        files = dataset_files(name).values()
         return {file: sha256_file(folder / file) for file in files if (folder / file).is_file()}
 
     def status(self) -> pd.DataFrame:
-        return data.data_status(self.data_dir)
+        return data_status(self.data_dir)
 
     def known(self) -> set[str]:
-        return set(data.registry()["name"])
+        return set(registry()["name"])
 
     def missing_hint(self, pattern: str) -> str:
-        if pattern in set(data.registry()["name"]):
+        if pattern in set(registry()["name"]):
             return (
                 f"; {pattern} is a UCI-121 dataset but some of its files are missing from {self.location} "
                 "(`mixbench data verify` says which)"
