@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from mixbench import data
+from mixbench import suites
 from mixbench.cli import main
+from mixbench.suites import uci121
 
 SMALL = ["balloons", "iris", "lenses", "trains"]
 
@@ -28,7 +29,7 @@ def make_zip(uci_dir: Path, archive: Path, names: list[str]) -> Path:
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.write(uci_dir / "abalone" / "abalone_py.dat", "abalone_py.dat")
         for name in names:
-            for file in data.dataset_files(name).values():
+            for file in uci121.dataset_files(name).values():
                 zf.write(uci_dir / name / file, f"data_py/{name}/{file}")
     return archive
 
@@ -110,7 +111,7 @@ def test_import_a_folder(capsys, uci_dir, tmp_path):
     assert code == 0
     assert f"imported 16 file(s) of 4 dataset(s) into {tmp_path / 'cache'}" in out
     assert out.splitlines()[-1] == "4 complete, 0 incomplete"
-    assert data.list_datasets("uci121", tmp_path / "cache") == SMALL
+    assert suites.list_datasets("uci121", tmp_path / "cache") == SMALL
     code, out, _ = run(capsys, "verify", "--data-dir", tmp_path / "cache")
     assert code == 0 and out.splitlines()[-1] == "4 complete, 117 incomplete (missing file: 117)"
 
@@ -120,7 +121,7 @@ def test_import_a_zip(capsys, uci_dir, tmp_path):
     code, out, _ = run(capsys, "import", archive, "--data-dir", tmp_path / "cache")
     assert code == 0 and out.splitlines()[-1] == "4 complete, 0 incomplete"
     for name in SMALL:
-        for file in data.dataset_files(name).values():
+        for file in uci121.dataset_files(name).values():
             assert (tmp_path / "cache" / name / file).read_bytes() == (uci_dir / name / file).read_bytes()
 
 
@@ -146,7 +147,7 @@ def test_fetch_downloads_and_imports(capsys, uci_dir, tmp_path, http_root):
     assert code == 0, err
     assert out.splitlines()[-1] == "4 complete, 0 incomplete"
     assert "data_py.zip" in err  # the progress bar
-    assert data.list_datasets("uci121", tmp_path / "cache") == SMALL
+    assert suites.list_datasets("uci121", tmp_path / "cache") == SMALL
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == SMALL  # the download is gone
 
 

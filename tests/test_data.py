@@ -1,4 +1,6 @@
-"""mixbench.data: the UCI-121 loader, registry, verification, import, toy suite and label noise."""
+"""mixbench.data (label noise) and the loaders it used to hold: the UCI-121 suite's parser, registry,
+verification and import (mixbench.suites.uci121), the toy suite (mixbench.suites.toy) and load_dataset
+(mixbench.suites)."""
 
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ import pandas as pd
 import pytest
 import sklearn.datasets
 
-from mixbench import data
+from mixbench import data, suites
 from mixbench.data import Dataset, DatasetError
+from mixbench.suites import toy, uci121
 
 # A valid 8-row dataset in the data_py layout. It is named after a registry dataset with 3 classes
 # (abalone) because load_dataset takes C from the registry; checksums are only compared with verify.
@@ -33,7 +36,7 @@ LABELS = ["0", "1", "2", "0", "1", "2", "0", "1"]
 # Columns are splits 0..3; test (folds) and validation rows never overlap within a column.
 FOLDS = ["1,0,0,0", "0,1,0,0", "0,0,1,0", "0,0,0,1", "1,0,0,0", "0,1,0,0", "0,0,1,0", "0,0,0,1"]
 VALIDATION = ["0,1,0,0", "1,0,0,0", "0,0,0,1", "0,0,1,0", "0,0,0,0", "0,0,0,0", "0,0,0,0", "0,0,0,0"]
-FILES = data.dataset_files(NAME)
+FILES = uci121.dataset_files(NAME)
 
 
 def write_dataset(root: Path, **files: list[str] | str | None) -> Path:
@@ -62,7 +65,7 @@ def copy_datasets(source: Path, target: Path, names: list[str]) -> Path:
     """Writable copies (the shared data is read-only) of some real dataset folders."""
     for name in names:
         (target / name).mkdir(parents=True)
-        for file in data.dataset_files(name).values():
+        for file in uci121.dataset_files(name).values():
             if (source / name / file).is_file():
                 shutil.copyfile(source / name / file, target / name / file)
     return target
@@ -73,7 +76,7 @@ def test_small_dataset_loads_every_value_and_split(tmp_path):
     folder = write_dataset(tmp_path)
     expected_X = np.array([[float(v) for v in line.split(",")] for line in FEATURES], dtype=np.float32)
     for split in range(4):
-        ds = data.load_dataset(NAME, split=split, data_dir=tmp_path)
+        ds = suites.load_dataset(NAME, split=split, data_dir=tmp_path)
         folds = np.array([[int(v) for v in line.split(",")] for line in FOLDS])
         validation = np.array([[int(v) for v in line.split(",")] for line in VALIDATION])
         assert ds.X.dtype == np.float32 and ds.y.dtype == np.int64
@@ -96,7 +99,7 @@ def test_small_dataset_loads_every_value_and_split(tmp_path):
 
 def test_crlf_line_endings_and_no_final_newline_are_read(tmp_path):
     write_dataset(tmp_path, features="\r\n".join(FEATURES), labels="\n".join(LABELS))
-    ds = data.load_dataset(NAME, data_dir=tmp_path)
+    ds = suites.load_dataset(NAME, data_dir=tmp_path)
     assert ds.X.shape == (8, 3)
     np.testing.assert_array_equal(ds.y, [int(v) for v in LABELS])
 
@@ -140,7 +143,7 @@ def test_bad_input_names_file_line_and_fix(tmp_path, case):
     kind, content, line, phrase = BAD_INPUTS[case]
     folder = write_dataset(tmp_path, **{kind: content})
     with pytest.raises(DatasetError) as caught:
-        data.load_dataset(NAME, data_dir=tmp_path)
+        suites.load_dataset(NAME, data_dir=tmp_path)
     message = str(caught.value)
     assert f"{folder / FILES[kind]}, line {line}:" in message
     assert phrase in message
@@ -152,7 +155,7 @@ def test_bad_input_names_file_line_and_fix(tmp_path, case):
 def test_missing_file_is_named_with_the_fix(tmp_path, kind):
     folder = write_dataset(tmp_path, **{kind: None})
     with pytest.raises(DatasetError, match="file is missing") as caught:
-        data.load_dataset(NAME, data_dir=tmp_path)
+        suites.load_dataset(NAME, data_dir=tmp_path)
     assert caught.value.path == str(folder / FILES[kind])
     assert "mixbench data fetch" in str(caught.value) and "--data-dir" in str(caught.value)
 
@@ -162,9 +165,9 @@ def test_fold_file_without_the_split_column(tmp_path, kind, width, split):
     lines = [",".join(row.split(",")[:width]) for row in (FOLDS if kind == "folds" else VALIDATION)]
     folder = write_dataset(tmp_path, **{kind: lines})
     for ok_split in range(width):  # the columns that exist still load
-        assert data.load_dataset(NAME, split=ok_split, data_dir=tmp_path).split == ok_split
+        assert suites.load_dataset(NAME, split=ok_split, data_dir=tmp_path).split == ok_split
     with pytest.raises(DatasetError) as caught:
-        data.load_dataset(NAME, split=split, data_dir=tmp_path)
+        suites.load_dataset(NAME, split=split, data_dir=tmp_path)
     assert f"{folder / FILES[kind]}, line 1:" in str(caught.value)
     assert f"split {split} needs column {split}" in str(caught.value)
     assert f"only {width} column(s)" in str(caught.value)
@@ -175,7 +178,7 @@ def test_split_without_training_rows_is_an_error(tmp_path):
     validation = ["0,0,0,0"] * 4 + ["1,0,0,0"] * 4
     write_dataset(tmp_path, folds=folds, validation_folds=validation)
     with pytest.raises(DatasetError, match="leaves no training row"):
-        data.load_dataset(NAME, data_dir=tmp_path)
+        suites.load_dataset(NAME, data_dir=tmp_path)
 
 
 @pytest.mark.parametrize(("kind", "what"), [("validation_folds", "validation"), ("folds", "test")])
@@ -183,7 +186,7 @@ def test_split_without_validation_or_test_rows_is_an_error(tmp_path, kind, what)
     # Before: NaN results with lr NaN and epoch -1, stored as a finished, not diverged task.
     folder = write_dataset(tmp_path, **{kind: ["0,0,0,0"] * 8})
     with pytest.raises(DatasetError, match=f"split 0 has no {what} row") as caught:
-        data.load_dataset(NAME, data_dir=tmp_path)
+        suites.load_dataset(NAME, data_dir=tmp_path)
     assert caught.value.path == str(folder / FILES[kind])
 
 
@@ -195,21 +198,21 @@ def test_a_feature_beyond_float32_range_is_malformed(tmp_path, line, token):
     row[1] = token
     folder = write_dataset(tmp_path, features=replaced(FEATURES, line, ",".join(row)))
     with pytest.raises(DatasetError) as caught:
-        data.load_dataset(NAME, data_dir=tmp_path)
+        suites.load_dataset(NAME, data_dir=tmp_path)
     assert caught.value.line == line and caught.value.path == str(folder / FILES["features"])
     assert f"value 2 ({token!r}) is beyond float32's range" in str(caught.value)
-    status = data.verify_dataset(NAME, tmp_path)  # `mixbench data verify` called it well-formed
+    status = uci121.verify_dataset(NAME, tmp_path)  # `mixbench data verify` called it well-formed
     assert status.status == "malformed" and f"line {line}" in status.detail
     # the largest float32 itself is fine
     row[1] = "3.4e38"
     write_dataset(tmp_path, features=replaced(FEATURES, line, ",".join(row)))
-    assert np.isfinite(data.load_dataset(NAME, data_dir=tmp_path).X).all()
+    assert np.isfinite(suites.load_dataset(NAME, data_dir=tmp_path).X).all()
 
 
 def test_dataset_error_survives_pickling_for_parallel_workers(tmp_path):
     write_dataset(tmp_path, labels=replaced(LABELS, 6, "7"))
     with pytest.raises(DatasetError) as caught:
-        data.load_dataset(NAME, data_dir=tmp_path)
+        suites.load_dataset(NAME, data_dir=tmp_path)
     copy = pickle.loads(pickle.dumps(caught.value))
     assert (str(copy), copy.path, copy.line) == (str(caught.value), caught.value.path, 6)
 
@@ -217,21 +220,21 @@ def test_dataset_error_survives_pickling_for_parallel_workers(tmp_path):
 def test_bad_arguments(tmp_path):
     write_dataset(tmp_path)
     with pytest.raises(ValueError, match="split must be an integer in 0..3"):
-        data.load_dataset(NAME, split=4, data_dir=tmp_path)
+        suites.load_dataset(NAME, split=4, data_dir=tmp_path)
     with pytest.raises(DatasetError, match="did you mean abalone"):
-        data.load_dataset("abalon", data_dir=tmp_path)
+        suites.load_dataset("abalon", data_dir=tmp_path)
     with pytest.raises(ValueError, match="unknown suite .uci.; give one of uci121, toy, folder:PATH"):
-        data.load_dataset(NAME, suite="uci", data_dir=tmp_path)
+        suites.load_dataset(NAME, suite="uci", data_dir=tmp_path)
 
 
 # --- the real UCI-121 data --------------------------------------------------------------------------
 @pytest.mark.parametrize("split", range(4))
 def test_every_dataset_and_split_matches_the_registry(uci_dir, split):
-    reg = data.registry().set_index("name")
-    names = data.list_datasets("uci121", uci_dir)
+    reg = uci121.registry().set_index("name")
+    names = suites.list_datasets("uci121", uci_dir)
     assert len(names) == 120 and "miniboone" not in names
     for name in names:
-        ds = data.load_dataset(name, split=split, data_dir=uci_dir, verify=split == 0)
+        ds = suites.load_dataset(name, split=split, data_dir=uci_dir, verify=split == 0)
         row = reg.loc[name]
         assert ds.X.shape == (row.n_rows, row.n_features), name
         assert ds.X.dtype == np.float32 and np.isfinite(ds.X).all(), name
@@ -250,7 +253,7 @@ def test_loader_agrees_with_an_independent_reader(uci_dir, name, split):
     y = np.loadtxt(folder / "labels_py.dat", dtype=np.int64)
     folds = np.loadtxt(folder / "folds_py.dat", delimiter=",", dtype=np.int64)
     validation = np.loadtxt(folder / "validation_folds_py.dat", delimiter=",", dtype=np.int64)
-    ds = data.load_dataset(name, split=split, data_dir=uci_dir)
+    ds = suites.load_dataset(name, split=split, data_dir=uci_dir)
     np.testing.assert_array_equal(ds.X, X.astype(np.float32))
     np.testing.assert_array_equal(ds.y, y)
     np.testing.assert_array_equal(ds.test, np.flatnonzero(folds[:, split] == 1))
@@ -259,12 +262,12 @@ def test_loader_agrees_with_an_independent_reader(uci_dir, name, split):
 
 def test_miniboone_has_no_features_file(uci_dir):
     with pytest.raises(DatasetError, match="miniboone_py.dat: file is missing"):
-        data.load_dataset("miniboone", data_dir=uci_dir)
+        suites.load_dataset("miniboone", data_dir=uci_dir)
 
 
 # --- registry ---------------------------------------------------------------------------------------
 def test_registry_has_the_121_datasets():
-    reg = data.registry()
+    reg = uci121.registry()
     assert len(reg) == 121 and reg["name"].is_unique
     assert list(reg["name"]) == sorted(reg["name"])
     assert {"oocytes_merluccius_nucleus_4d", "connect-4", "miniboone"} <= set(reg["name"])
@@ -283,34 +286,34 @@ def test_registry_is_rebuilt_from_the_manifest(uci_dir, repo_root, tmp_path):
     manifest = uci_dir / "MANIFEST.tsv"
     if not manifest.is_file():
         pytest.skip(f"{uci_dir} has no MANIFEST.tsv")
-    rebuilt = data.build_registry(manifest, outputs=[tmp_path / "registry.tsv"])
+    rebuilt = uci121.build_registry(manifest, outputs=[tmp_path / "registry.tsv"])
     assert (tmp_path / "registry.tsv").read_bytes() == (repo_root / "data" / "registry.tsv").read_bytes()
-    pd.testing.assert_frame_equal(rebuilt, data.registry())
+    pd.testing.assert_frame_equal(rebuilt, uci121.registry())
 
 
 # --- where the data lives ---------------------------------------------------------------------------
 def test_data_dir_precedence(monkeypatch, tmp_path, repo_root):
     monkeypatch.delenv("MIXBENCH_DATA", raising=False)
-    assert data.resolve_data_dir(None) == repo_root / "data" / "uci121"
+    assert uci121.resolve_data_dir(None) == repo_root / "data" / "uci121"
     monkeypatch.setenv("MIXBENCH_DATA", str(tmp_path / "env"))
-    assert data.resolve_data_dir(None) == tmp_path / "env"
-    assert data.resolve_data_dir(tmp_path / "flag") == tmp_path / "flag"
+    assert uci121.resolve_data_dir(None) == tmp_path / "env"
+    assert uci121.resolve_data_dir(tmp_path / "flag") == tmp_path / "flag"
 
 
 def test_list_datasets(uci_dir, tmp_path):
-    assert data.list_datasets("toy") == ["iris", "wine", "breast_cancer", "digits"]
-    names = data.list_datasets("uci121", uci_dir)
+    assert suites.list_datasets("toy") == ["iris", "wine", "breast_cancer", "digits"]
+    names = suites.list_datasets("uci121", uci_dir)
     assert names == sorted(names) and len(names) == 120
     copy_datasets(uci_dir, tmp_path, ["iris", "zoo", "miniboone"])
     (tmp_path / "not-a-dataset").mkdir()
-    assert data.list_datasets("uci121", tmp_path) == ["iris", "zoo"]
+    assert suites.list_datasets("uci121", tmp_path) == ["iris", "zoo"]
     with pytest.raises(DatasetError, match="no UCI-121 data directory"):
-        data.list_datasets("uci121", tmp_path / "absent")
+        suites.list_datasets("uci121", tmp_path / "absent")
 
 
 # --- verification -----------------------------------------------------------------------------------
 def test_shared_data_verifies_120_complete_and_miniboone_missing_its_features(uci_dir):
-    table = data.data_status(uci_dir)
+    table = uci121.data_status(uci_dir)
     assert len(table) == 121 and table["complete"].sum() == 120
     mini = table.set_index("name").loc["miniboone"]
     assert mini.status == "missing file" and "missing miniboone_py.dat" in mini.detail
@@ -330,7 +333,7 @@ def test_verification_finds_tampered_malformed_and_missing_files(uci_dir, tmp_pa
     features.write_text("\n".join(rows) + "\n")
     (tmp_path / "zoo" / "folds_py.dat").unlink()
 
-    status = {name: data.verify_dataset(name, tmp_path) for name in ["iris", "wine", "zoo", "balloons"]}
+    status = {name: uci121.verify_dataset(name, tmp_path) for name in ["iris", "wine", "zoo", "balloons"]}
     assert status["balloons"].status == "ok" and status["balloons"].complete
     assert status["iris"].status == "checksum mismatch" and "labels_py.dat" in status["iris"].detail
     assert "iris_py.dat" not in status["iris"].detail
@@ -340,24 +343,24 @@ def test_verification_finds_tampered_malformed_and_missing_files(uci_dir, tmp_pa
     assert not any(status[name].complete for name in ["iris", "wine", "zoo"])
 
     # Loading checks the format always and the checksums on request.
-    ds = data.load_dataset("iris", data_dir=tmp_path)
+    ds = suites.load_dataset("iris", data_dir=tmp_path)
     assert ds.checksums["labels_py.dat"] == hashlib.sha256(labels.read_bytes()).hexdigest()
     with pytest.raises(DatasetError, match="checksum mismatch") as caught:
-        data.load_dataset("iris", data_dir=tmp_path, verify=True)
+        suites.load_dataset("iris", data_dir=tmp_path, verify=True)
     assert caught.value.path == str(labels)
 
 
 def test_features_without_a_registry_checksum_are_unverified(uci_dir, tmp_path):
     copy_datasets(uci_dir, tmp_path, ["miniboone"])
-    n_rows = int(data.registry().set_index("name").loc["miniboone", "n_rows"])
+    n_rows = int(uci121.registry().set_index("name").loc["miniboone", "n_rows"])
     rng = np.random.default_rng(0)
     np.savetxt(
         tmp_path / "miniboone" / "miniboone_py.dat", rng.normal(size=(n_rows, 2)), fmt="%.4f", delimiter=","
     )
-    status = data.verify_dataset("miniboone", tmp_path)
+    status = uci121.verify_dataset("miniboone", tmp_path)
     assert status.status == "unverified" and status.complete
     assert "no sha256 for miniboone_py.dat" in status.detail
-    assert data.load_dataset("miniboone", data_dir=tmp_path, verify=True).X.shape == (n_rows, 2)
+    assert suites.load_dataset("miniboone", data_dir=tmp_path, verify=True).X.shape == (n_rows, 2)
 
 
 # --- import -----------------------------------------------------------------------------------------
@@ -365,15 +368,15 @@ SMALL = ["balloons", "iris", "lenses", "trains"]
 
 
 def test_import_from_a_folder_copies_and_verifies(uci_dir, tmp_path):
-    table = data.import_data(uci_dir / "iris", tmp_path / "cache", progress=False)  # one dataset folder
+    table = uci121.import_data(uci_dir / "iris", tmp_path / "cache", progress=False)  # one dataset folder
     assert table[["name", "status", "installed"]].values.tolist() == [["iris", "ok", 4]]
     source = copy_datasets(uci_dir, tmp_path / "src" / "data_py", SMALL)  # nested one level down
-    table = data.import_data(tmp_path / "src", tmp_path / "cache", progress=False)
+    table = uci121.import_data(tmp_path / "src", tmp_path / "cache", progress=False)
     assert table["name"].tolist() == SMALL and (table["status"] == "ok").all()
     for name in SMALL:
-        for file in data.dataset_files(name).values():
+        for file in uci121.dataset_files(name).values():
             assert (tmp_path / "cache" / name / file).read_bytes() == (source / name / file).read_bytes()
-    assert data.list_datasets("uci121", tmp_path / "cache") == SMALL
+    assert suites.list_datasets("uci121", tmp_path / "cache") == SMALL
 
 
 def test_import_from_a_zip_ignores_the_stray_file(uci_dir, tmp_path):
@@ -382,9 +385,9 @@ def test_import_from_a_zip_ignores_the_stray_file(uci_dir, tmp_path):
         zf.write(uci_dir / "abalone" / "abalone_py.dat", "abalone_py.dat")  # the stray top-level file
         zf.write(uci_dir / "abalone" / "abalone_py.dat", "data_py/abalone_py.dat")
         for name in SMALL:
-            for file in data.dataset_files(name).values():
+            for file in uci121.dataset_files(name).values():
                 zf.write(uci_dir / name / file, f"data_py/{name}/{file}")
-    table = data.import_data(archive, tmp_path / "cache", progress=False)
+    table = uci121.import_data(archive, tmp_path / "cache", progress=False)
     assert table["name"].tolist() == SMALL and (table["status"] == "ok").all()
     assert table["installed"].tolist() == [4] * len(SMALL)
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == SMALL
@@ -392,10 +395,10 @@ def test_import_from_a_zip_ignores_the_stray_file(uci_dir, tmp_path):
 
 def test_import_rejects_a_tampered_file_and_keeps_the_good_copy(uci_dir, tmp_path):
     cache = tmp_path / "cache"
-    data.import_data(uci_dir / "iris", cache, progress=False)
+    uci121.import_data(uci_dir / "iris", cache, progress=False)
     source = copy_datasets(uci_dir, tmp_path / "src", ["iris", "lenses"])
     (source / "iris" / "labels_py.dat").write_text("0\n" * 150)
-    table = data.import_data(source, cache, progress=False).set_index("name")
+    table = uci121.import_data(source, cache, progress=False).set_index("name")
     assert table.loc["iris", "rejected"] == "labels_py.dat" and table.loc["iris", "installed"] == 3
     assert table.loc["iris", "status"] == "ok"  # the earlier good copy is still there
     assert "not installed, checksum differs" in table.loc["iris", "detail"]
@@ -407,26 +410,26 @@ def test_import_rejects_a_tampered_file_and_keeps_the_good_copy(uci_dir, tmp_pat
 
 def test_import_errors(uci_dir, tmp_path):
     with pytest.raises(DatasetError, match="no such file or folder"):
-        data.import_data(tmp_path / "absent.zip", tmp_path / "cache", progress=False)
+        uci121.import_data(tmp_path / "absent.zip", tmp_path / "cache", progress=False)
     (tmp_path / "junk.zip").write_bytes(b"not a zip")
     with pytest.raises(DatasetError, match="not a readable zip archive"):
-        data.import_data(tmp_path / "junk.zip", tmp_path / "cache", progress=False)
+        uci121.import_data(tmp_path / "junk.zip", tmp_path / "cache", progress=False)
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="no UCI-121 dataset in it"):
-        data.import_data(tmp_path / "empty", tmp_path / "cache", progress=False)
+        uci121.import_data(tmp_path / "empty", tmp_path / "cache", progress=False)
     copy_datasets(uci_dir, tmp_path / "twice" / "a", ["iris"])
     copy_datasets(uci_dir, tmp_path / "twice" / "b", ["iris"])
     with pytest.raises(DatasetError, match="'iris' occurs in 2 places"):
-        data.import_data(tmp_path / "twice", tmp_path / "cache", progress=False)
+        uci121.import_data(tmp_path / "twice", tmp_path / "cache", progress=False)
     with pytest.raises(DatasetError, match="the data directory itself"):
-        data.import_data(uci_dir, uci_dir, progress=False)
+        uci121.import_data(uci_dir, uci_dir, progress=False)
 
 
 # --- the toy suite ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", data.TOY_DATASETS)
+@pytest.mark.parametrize("name", toy.TOY_DATASETS)
 def test_toy_dataset_split_is_stratified_standardized_and_deterministic(name):
     bunch = getattr(sklearn.datasets, f"load_{name}")()
-    ds = data.toy_dataset(name)
+    ds = toy.toy_dataset(name)
     assert isinstance(ds, Dataset) and ds.X.dtype == np.float32 and ds.y.dtype == np.int64
     assert ds.X.shape == bunch.data.shape and ds.n_classes == len(np.unique(bunch.target))
     np.testing.assert_array_equal(ds.y, bunch.target)
@@ -443,18 +446,18 @@ def test_toy_dataset_split_is_stratified_standardized_and_deterministic(name):
     np.testing.assert_allclose(train.mean(axis=0), 0, atol=1e-5)
     np.testing.assert_allclose(train.std(axis=0)[varying], 1, rtol=1e-4)
     np.testing.assert_array_equal(train[:, ~varying], 0)
-    again = data.load_dataset(name, suite="toy")
+    again = suites.load_dataset(name, suite="toy")
     np.testing.assert_array_equal(again.X, ds.X)
     np.testing.assert_array_equal(again.test, ds.test)
-    other = data.toy_dataset(name, split=1)
+    other = toy.toy_dataset(name, split=1)
     assert not np.array_equal(other.test, ds.test)
 
 
 def test_toy_errors():
     with pytest.raises(DatasetError, match="the toy suite has iris"):
-        data.toy_dataset("abalone")
+        toy.toy_dataset("abalone")
     with pytest.raises(ValueError, match="split must be"):
-        data.toy_dataset("iris", split=-1)
+        toy.toy_dataset("iris", split=-1)
 
 
 # --- label noise ------------------------------------------------------------------------------------
@@ -526,14 +529,14 @@ def test_noise_argument_errors(kwargs, message):
 
 @pytest.mark.parametrize("include_validation", [True, False])
 def test_apply_label_noise_never_touches_test_labels(include_validation):
-    ds = data.toy_dataset("digits")
+    ds = toy.toy_dataset("digits")
     noisy = data.apply_label_noise(ds, 0.2, "symmetric", seed=5, include_validation=include_validation)
     assert noisy.X is ds.X and noisy.test is ds.test and noisy.name == ds.name
     np.testing.assert_array_equal(noisy.y[ds.test], ds.y[ds.test])
     assert (noisy.y[ds.train] != ds.y[ds.train]).sum() == round(0.2 * len(ds.train))
     flipped_validation = (noisy.y[ds.validation] != ds.y[ds.validation]).sum()
     assert flipped_validation == (round(0.2 * len(ds.validation)) if include_validation else 0)
-    np.testing.assert_array_equal(data.toy_dataset("digits").y, ds.y)  # the input is not modified
+    np.testing.assert_array_equal(toy.toy_dataset("digits").y, ds.y)  # the input is not modified
     same = data.apply_label_noise(ds, 0.2, "symmetric", seed=5, include_validation=include_validation)
     np.testing.assert_array_equal(same.y, noisy.y)
 
@@ -588,7 +591,7 @@ def test_the_noise_bound_is_where_the_noisy_labels_stop_favouring_the_true_class
 
 
 def test_apply_and_parse_noise_refuse_an_unlearnable_rate_naming_the_dataset():
-    binary, three = data.toy_dataset("breast_cancer"), data.toy_dataset("iris")
+    binary, three = toy.toy_dataset("breast_cancer"), toy.toy_dataset("iris")
     with pytest.raises(ValueError) as info:
         data.apply_label_noise(binary, 0.6, "symmetric")
     assert str(info.value) == (

@@ -16,7 +16,6 @@ import pytest
 import torch
 
 from cli_helpers import mixbench
-from mixbench.data import load_dataset, toy_dataset
 from mixbench.engine import (
     DEFAULT_LRS,
     DEFAULT_SEEDS,
@@ -36,6 +35,8 @@ from mixbench.engine.nets import BANK_NETS
 from mixbench.losses import STANDARD_LOSSES, Loss, get_loss, register_loss
 from mixbench.models import NETS, build_module, flops_per_row, forward, init_params
 from mixbench.schema import SELECTION_COLUMNS
+from mixbench.suites import load_dataset
+from mixbench.suites.toy import toy_dataset
 
 # Short runs on purpose: the warning that some focus values of the CE+EL schedules get no epoch is expected.
 pytestmark = pytest.mark.filterwarnings("ignore:loss 'CE\\+EL F=0")

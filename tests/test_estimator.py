@@ -22,9 +22,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mixbench import MixLossClassifier
-from mixbench.data import toy_dataset
 from mixbench.engine import train_bank
 from mixbench.losses import STANDARD_LOSSES, Loss
+from mixbench.suites.toy import toy_dataset
 
 NO_ROWS = np.empty(0, dtype=np.int64)
 

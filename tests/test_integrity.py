@@ -21,8 +21,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from cli_helpers import mixbench
-from mixbench import analysis, data, engine, report, results
+from mixbench import analysis, engine, report, results, suites
 from mixbench.results import load
+from mixbench.suites.uci121 import install
 
 # 2 toy datasets x 2 nets = 4 tasks of well under a second each.
 SMALL = ["--suite", "toy", "--datasets", "iris,wine", "--losses", "CE,EL", "--lrs", "0.01,0.001",
@@ -434,7 +435,7 @@ def test_the_summary_counts_diverged_cells(tmp_path):
 
 
 def test_the_engine_names_a_float32_overflow_instead_of_diverging():
-    ds = data.load_dataset("iris", suite="toy")
+    ds = suites.load_dataset("iris", suite="toy")
     X = ds.X.astype("float64")
     X[ds.validation[0], 1] = 1e39  # finite in float64, inf in float32
     with pytest.raises(
@@ -461,7 +462,7 @@ def test_data_import_into_a_file_a_read_only_or_a_full_directory(uci_dir, tmp_pa
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_replace(src, dst, *args, **kwargs)
 
-    monkeypatch.setattr(data.os, "replace", full)
+    monkeypatch.setattr(install.os, "replace", full)  # where `import_data` looks it up
     code, _, stderr = mixbench("data", "import", str(source), "--data-dir", str(target))
     one_line_error(stderr, code)
     assert (
@@ -469,7 +470,7 @@ def test_data_import_into_a_file_a_read_only_or_a_full_directory(uci_dir, tmp_pa
         and "cannot be written (No space left on device); free space" in stderr
     )
     assert not [p for p in target.rglob("*") if p.is_file()]  # no partial file left
-    monkeypatch.setattr(data.os, "replace", real_replace)
+    monkeypatch.setattr(install.os, "replace", real_replace)
 
     def read_only(self, *args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system", str(self))

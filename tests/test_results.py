@@ -16,9 +16,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from mixbench import results
-from mixbench.data import load_dataset
 from mixbench.engine import select_by_validation, train_bank
 from mixbench.results import EPOCH_COLUMNS, FAILURE_COLUMNS, SELECTED_COLUMNS, ResultStore, load, task_name
+from mixbench.suites import load_dataset
 
 
 def _task_tables(name: str, net: str, epochs: int = 2, lrs=(0.01, 0.001)):

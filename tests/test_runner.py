@@ -20,11 +20,11 @@ import pytest
 
 from cli_helpers import mixbench
 from mixbench import data, runner
-from mixbench.data import load_dataset
 from mixbench.engine import train_bank
 from mixbench.losses import STANDARD_LOSSES
 from mixbench.results import EPOCH_COLUMNS, SELECTED_COLUMNS, load
 from mixbench.runner.config import split_losses
+from mixbench.suites import load_dataset
 
 # 4 toy datasets x 2 nets x 2 splits = 16 tasks of about 0.1 to 1 s each.
 GRID = [

@@ -15,7 +15,6 @@ import pytest
 import torch
 
 from mixbench import losses
-from mixbench.data import load_dataset
 from mixbench.engine import train_bank, train_naive
 from mixbench.losses import (
     LOSS_SETS,
@@ -29,6 +28,7 @@ from mixbench.losses import (
 )
 from mixbench.losses import registry as loss_registry
 from mixbench.models import NETS
+from mixbench.suites import load_dataset
 
 pytestmark = pytest.mark.filterwarnings("ignore:loss 'CE\\+EL F=0")
 
@@ -572,8 +572,8 @@ def test_losses_show_writes_upper_case_extensions_and_refuses_bad_counts(tmp_pat
 
 def test_bench_losses_smoke():
     """One toy dataset, one epoch: the table's machinery, not a speed check."""
-    from mixbench.data import toy_dataset
     from mixbench.engine import bench_losses
+    from mixbench.suites.toy import toy_dataset
 
     table = bench_losses([toy_dataset("iris")], ["GCE", "Brier"], nets=["linear"], repeats=1)
     assert table[["loss", "kind"]].values.tolist() == [["GCE", "p_true"], ["Brier", "probs"]]

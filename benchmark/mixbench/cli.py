@@ -16,7 +16,7 @@ from mixbench.protocol import PROTOCOL
 
 # --- data -------------------------------------------------------------------------------------------
 def add_data_parser(sub: argparse._SubParsersAction) -> None:
-    from mixbench.data import DEFAULT_URL
+    from mixbench.suites.uci121 import DEFAULT_URL
 
     p = sub.add_parser(
         "data",
@@ -213,7 +213,8 @@ def _print_import(table, root) -> int:
 
 
 def _data_import(args: argparse.Namespace) -> int:
-    from mixbench.data import DatasetError, import_data, resolve_data_dir
+    from mixbench.data import DatasetError
+    from mixbench.suites.uci121 import import_data, resolve_data_dir
 
     root = resolve_data_dir(args.data_dir)
     try:
@@ -224,7 +225,8 @@ def _data_import(args: argparse.Namespace) -> int:
 
 
 def _data_fetch(args: argparse.Namespace) -> int:
-    from mixbench.data import DatasetError, fetch_data, resolve_data_dir
+    from mixbench.data import DatasetError
+    from mixbench.suites.uci121 import fetch_data, resolve_data_dir
 
     root = resolve_data_dir(args.data_dir)
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mixbench import data, engine
+from mixbench import engine
 from mixbench.io import sha256_file
 from mixbench.results import LOCK_FILE, ResultStore, RunDirectoryError
 from mixbench.results.files import LOCK_HOLDER_FILE
@@ -20,6 +20,7 @@ from mixbench.runner.config import (
 )
 from mixbench.runner.messages import display
 from mixbench.runner.tasks import Task
+from mixbench.suites.uci121 import resolve_data_dir
 
 
 def _describe_difference(key: str, old, new) -> str:
@@ -97,7 +98,7 @@ def check_data(config: RunConfig, finished: dict[str, dict]) -> None:
     """Refuse to resume when a data file differs from the one the finished tasks were computed from."""
     if config.suite != "uci121":
         return
-    root = data.resolve_data_dir(config.data_dir)
+    root = resolve_data_dir(config.data_dir)
     now: dict[Path, str | None] = {}
     changed: dict[Path, list[str]] = {}
     stored_sums: dict[Path, str] = {}
