@@ -17,6 +17,7 @@ from mixbench import analysis as an
 from mixbench import cli, report
 from mixbench.analysis import formatting as fmt
 from mixbench.analysis.bayes import bayesian_signed_rank, decide, rank_biserial
+from mixbench.report.prose import tuning_flag_text, verdict_sentence
 from mixbench.results import RunResults, load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -175,10 +176,19 @@ def test_tuning_audit_on_a_hand_made_table():
     audit = an.tuning_audit(pd.DataFrame(rows), lrs=[0.1, 0.01, 0.001], epochs=10)
     assert audit.loc["A", ["cells", "lr_high", "lr_low", "last_epoch"]].tolist() == [4, 0.75, 0.0, 0.25]
     assert audit.loc["B", ["cells", "lr_high", "lr_low", "last_epoch"]].tolist() == [4, 0.0, 0.25, 0.75]
-    assert "widen --lrs" in audit.loc["A", "flag"] and "epochs" not in audit.loc["A", "flag"]
-    assert "--epochs" in audit.loc["B", "flag"] and "lrs" not in audit.loc["B", "flag"]
+    assert audit.attrs == {"lrs": [0.001, 0.01, 0.1], "last_epoch": 9}
+    # The analysis flags the edges reached (data); the report says what to widen (prose).
+    assert audit["flag"].to_dict() == {"A": "lr_high", "B": "last_epoch"}
+    assert tuning_flag_text(audit.loc["A"], audit.attrs["lrs"]) == (
+        "lr 0.1, the largest of the grid, in 75% of its cells: its optimum may lie above the grid "
+        "(widen --lrs)"
+    )
+    assert tuning_flag_text(audit.loc["B"], audit.attrs["lrs"]) == (
+        "the last epoch in 75% of its cells: it may need more --epochs"
+    )
     one_rate = an.tuning_audit(pd.DataFrame(rows), lrs=[0.01], epochs=10)
-    assert np.isnan(one_rate.loc["A", "lr_high"]) and "lrs" not in one_rate.loc["A", "flag"]
+    assert np.isnan(one_rate.loc["A", "lr_high"]) and one_rate.loc["A", "flag"] == ""
+    assert one_rate.loc["B", "flag"] == "last_epoch"
 
 
 # --- CD families --------------------------------------------------------------------------------------------
@@ -242,7 +252,16 @@ def test_the_verdict_of_the_committed_run_is_its_parts(paper_analysis):
                 alone = bayesian_signed_rank(m[loss], m["CE"], rope=0.01, n_samples=20_000, random_state=0)
                 assert alone.decision() == decision
             assert row["seeds_agree"] == (len(set(row["seed_decisions"].values())) == 1)
-            assert row["sentence"].startswith(f"{loss}: {fmt.signed(row['delta_acc'])} pp")
+            sentence = verdict_sentence(
+                loss,
+                row,
+                baseline="CE",
+                rope=0.01,
+                seeds=list(setting.by_seed),
+                lrs=setting.tuning.attrs["lrs"],
+            )
+            assert sentence.startswith(f"{loss}: {fmt.signed(row['delta_acc'])} pp")
+            assert ("Tuning flag: lr 0.01, the largest of the grid" in sentence) == ("lr_high" in row["flag"])
         # The audit counts from the stored rows.
         rows = run.selected[run.selected["net"] == setting.net]
         ce = rows[rows["loss"] == "CE"]

@@ -9,6 +9,7 @@ Small pure functions on tidy DataFrames, in the style of scikit-posthocs, usable
     analysis.summary_table(selected, net="linear", how="per_seed")        # the reference study's Table 4
     result = analysis.analyse_run(mixbench.results.load(run_dir))        # everything a report shows, once
     result.verdict_table()                                                # each loss against the baseline
+    study = analysis.analyse_study(paper_run, noisy=[noisy_run])          # several runs, analysed once
 
 Modules (this package only re-exports their public names)
 --------------------------------------------------------
@@ -64,8 +65,17 @@ from mixbench.analysis.matrices import (
 from mixbench.analysis.paper import PAPER_LOSSES, compare_with_paper, load_paper_table
 from mixbench.analysis.profiles import performance_profile
 from mixbench.analysis.ranks import RANK_METHODS, count_wins, pairwise_wtl, rank_losses, summary_table
-from mixbench.analysis.study import changed_cells, noise_robustness
-from mixbench.analysis.tuning import tuning_audit
+from mixbench.analysis.study import (
+    GridStudyAnalysis,
+    NoiseComparison,
+    StudyAnalysis,
+    analyse_grid_study,
+    analyse_study,
+    changed_cells,
+    grid_changes,
+    noise_robustness,
+)
+from mixbench.analysis.tuning import EDGE_SHARE, FLAG_SEPARATOR, tuning_audit
 from mixbench.analysis.verdict import (
     DEFAULT_ROPE,
     RunAnalysis,
@@ -112,4 +122,12 @@ __all__ = [
     "nemenyi_posthoc",
     "rank_biserial",
     "tuning_audit",
+    "EDGE_SHARE",
+    "FLAG_SEPARATOR",
+    "GridStudyAnalysis",
+    "NoiseComparison",
+    "StudyAnalysis",
+    "analyse_grid_study",
+    "analyse_study",
+    "grid_changes",
 ]

@@ -7,15 +7,16 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from mixbench.analysis import formatting as fmt
 from mixbench.analysis.matrices import order_losses
 
-__all__ = ["EDGE_SHARE", "tuning_audit"]
+__all__ = ["EDGE_SHARE", "FLAG_SEPARATOR", "tuning_audit"]
 
 
 #: A loss whose selected learning rate (or epoch) sits at an edge of the grid in more than this share of its
 #: cells is flagged: its optimum may lie outside what was searched.
 EDGE_SHARE = 0.5
+#: Joins the edges of a flagged loss in the audit's ``flag`` column.
+FLAG_SEPARATOR = ", "
 
 
 def tuning_audit(
@@ -38,7 +39,11 @@ def tuning_audit(
     -------
     audit : DataFrame, one row per loss
         ``cells`` (with a result), ``lr_high`` / ``lr_low`` (share at the largest / smallest rate of the grid;
-        NaN for a one-rate grid), ``last_epoch`` (share at the last epoch), ``flag`` ('' or what to widen).
+        NaN for a one-rate grid), ``last_epoch`` (share at the last epoch), ``flag``: '' or the edges
+        reached by more than ``EDGE_SHARE`` of the cells, joined by ``FLAG_SEPARATOR``, among ``'lr_high'``,
+        ``'lr_low'`` (what to widen: the grid, at a grid of several rates) and ``'last_epoch'`` (the
+        epochs). ``attrs``: ``lrs`` (the grid, ascending) and ``last_epoch`` (0-based).
+        ``mixbench.report.prose.tuning_flag_text`` says it in words.
     """
     rows = selected[selected["lr"].notna() & (selected["epoch"] >= 0)]
     grid = sorted(float(v) for v in (lrs if lrs is not None else rows["lr"].unique()))
@@ -51,19 +56,15 @@ def tuning_audit(
         high = float(np.isclose(cells["lr"], grid[-1]).mean()) if n and several else np.nan
         low = float(np.isclose(cells["lr"], grid[0]).mean()) if n and several else np.nan
         at_last = float((cells["epoch"] == last).mean()) if n else np.nan
-        flags = []
-        if several and n and high > EDGE_SHARE:
-            flags.append(
-                f"lr {grid[-1]:g}, the largest of the grid, in {fmt.percent(high)} of its cells: its optimum "
-                "may lie above the grid (widen --lrs)"
+        flags = [
+            name
+            for name, share, applies in (
+                ("lr_high", high, several),
+                ("lr_low", low, several),
+                ("last_epoch", at_last, True),
             )
-        if several and n and low > EDGE_SHARE:
-            flags.append(
-                f"lr {grid[0]:g}, the smallest of the grid, in {fmt.percent(low)} of its cells: its optimum "
-                "may lie below the grid (widen --lrs)"
-            )
-        if n and at_last > EDGE_SHARE:
-            flags.append(f"the last epoch in {fmt.percent(at_last)} of its cells: it may need more --epochs")
+            if applies and n and share > EDGE_SHARE
+        ]
         out.append(
             {
                 "loss": loss,
@@ -71,7 +72,7 @@ def tuning_audit(
                 "lr_high": high,
                 "lr_low": low,
                 "last_epoch": at_last,
-                "flag": "; ".join(flags),
+                "flag": FLAG_SEPARATOR.join(flags),
             }
         )
     audit = pd.DataFrame(out, columns=["loss", "cells", "lr_high", "lr_low", "last_epoch", "flag"])

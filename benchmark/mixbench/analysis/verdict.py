@@ -13,8 +13,10 @@ and whether it matters:
 - ΔAcc with its percentile-bootstrap interval over datasets, the median difference, the matched-pairs
   rank-biserial correlation, Wilcoxon's signed-rank p Holm-adjusted over the losses compared;
 - a tuning audit: the share of cells whose selected learning rate is an end of the grid, and whose selected
-  epoch is the last; a loss with most cells at an edge is flagged;
-- one quotable sentence.
+  epoch is the last; a loss with most cells at an edge is flagged.
+
+Numbers and flags only: the quotable sentence of each verdict and the words of a tuning flag are written by
+``mixbench.report.prose``.
 
 The critical-difference diagram of a setting uses one test for both its cliques and its drawn CD
 (``cd_test``: Nemenyi, Demšar 2006, the default; or Conover with Benjamini-Hochberg, the reference study's
@@ -72,49 +74,6 @@ DEFAULT_ROPE = 0.01
 CD_TESTS = ("nemenyi", "conover")
 
 
-# --- small pieces ---------------------------------------------------------------------------------------
-_DECISION_TEXT = {
-    "better": "better than {b} by more than the {r} pp ROPE (P = {p})",
-    "equivalent": "practically equivalent to {b} at a {r} pp ROPE (P = {p})",
-    "worse": "worse than {b} by more than the {r} pp ROPE (P = {p})",
-    "undecided": "undecided against {b} at a {r} pp ROPE (P(better) = {pb}, P(equivalent) = {pe}, "
-    "P(worse) = {pw})",
-}
-
-
-def _sentence(row: dict, baseline: str, rope_pp: str, seeds: list) -> str:
-    probability = {
-        "better": row["p_better"],
-        "equivalent": row["p_equivalent"],
-        "worse": row["p_worse"],
-    }.get(row["decision"], np.nan)
-    decision = _DECISION_TEXT[row["decision"]].format(
-        b=baseline,
-        r=rope_pp,
-        p=fmt.fixed(probability, 2),
-        pb=fmt.fixed(row["p_better"], 2),
-        pe=fmt.fixed(row["p_equivalent"], 2),
-        pw=fmt.fixed(row["p_worse"], 2),
-    )
-    interval = (
-        f" [{fmt.signed(row['ci_low'])}, {fmt.signed(row['ci_high'])}]" if np.isfinite(row["ci_low"]) else ""
-    )
-    text = f"{row['loss']}: {fmt.signed(row['delta_acc'])} pp{interval}; {decision}"
-    per_seed = row["seed_decisions"]
-    if len(seeds) > 1 and per_seed:
-        values = list(per_seed.values())
-        if len(set(values)) == 1:
-            both = "both seeds" if len(seeds) == 2 else f"all {len(seeds)} seeds"
-            text += f"; {values[0]} on {both} alone"
-        else:
-            text += "; the seeds disagree: " + ", ".join(f"{d} on seed {s}" for s, d in per_seed.items())
-    if np.isfinite(row["wilcoxon_p_holm"]):
-        text += f"; Wilcoxon-Holm p = {fmt.pvalue(row['wilcoxon_p_holm'])}"
-    if row["flag"]:
-        text += f". Tuning flag: {row['flag']}"
-    return text + "."
-
-
 # --- the result objects ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SettingAnalysis:
@@ -140,7 +99,8 @@ class SettingAnalysis:
         ``wilcoxon_p``, ``wilcoxon_p_holm``, ``p_better``, ``p_equivalent``, ``p_worse``, ``decision``,
         ``seed_decisions`` ({seed: decision}), ``seeds_agree``, ``seed_agreement`` (share of seeds whose
         decision alone is the overall decision), ``lr_high``, ``lr_low``, ``last_epoch``,
-        ``flag``, ``sentence``.
+        ``flag`` (the tuning audit's: '' or the edges reached; ``mixbench.report.prose`` words it and
+        the quotable sentence of each row).
     seed_verdicts : DataFrame
         One row per (loss, seed): ``p_better``, ``p_equivalent``, ``p_worse``, ``decision``, ``delta_acc``.
     tuning : DataFrame
@@ -233,6 +193,8 @@ class RunAnalysis:
     incomplete : str
         '' for a complete run; else what is missing and how to finish it (``run.completeness.describe()``
         of the result store), which reports print first.
+    has_epochs : bool
+        Whether the run kept per-epoch records.
     """
 
     settings: list[SettingAnalysis]
@@ -255,6 +217,7 @@ class RunAnalysis:
     preprocessing: list[str] = field(default_factory=list)
     focus: pd.DataFrame | None = None
     focus_unknown: list[str] = field(default_factory=list)
+    has_epochs: bool = False
 
     @property
     def baseline(self) -> str:
@@ -439,7 +402,6 @@ def _analyse_setting(
     delta = summaries["seed_mean"]
     tests = wilcoxon.set_index("loss")
     snapped = snap_ties(matrix)
-    rope_pp = fmt.points(options["rope"])
     verdict_rows = []
     for loss in losses:
         if loss == baseline:
@@ -467,7 +429,6 @@ def _analyse_setting(
             "last_epoch": float(tuning.loc[loss, "last_epoch"]),
             "flag": tuning.loc[loss, "flag"],
         }
-        row["sentence"] = _sentence(row, baseline, rope_pp, list(by_seed))
         verdict_rows.append(row)
     verdict = pd.DataFrame(verdict_rows)
     verdict = verdict.set_index("loss") if len(verdict) else verdict
@@ -662,6 +623,7 @@ def analyse_selected(
         preprocessing=suites.preprocessing_summary(config),
         focus=focus if len(focus.columns) else None,
         focus_unknown=focus_unknown,
+        has_epochs=epochs is not None and len(epochs) > 0,
     )
 
 

@@ -1,10 +1,12 @@
 """Renderers of one ``RunAnalysis``: HTML, PDF, LaTeX, Markdown (the README block) and the terminal.
 
-``render_report(run, out_dir)`` analyses a run once (``mixbench.analysis.analyse_run``) and writes
-``report.html`` (one self-contained file) and ``report.pdf`` (A4, text as text, figures as vectors) from the
-same content model (``content.build_report``), so both hold the same content; ``latex=True`` adds booktabs
-tables and vector CD diagrams to ``\\input`` in a paper. Modules: ``content`` (sections from the analysis),
-``figures``, ``html``, ``pdf``, ``latex``, ``markdown``, ``terminal``. No statistic is computed here.
+``render_report(analysis, out_dir)`` writes the report of one ``RunAnalysis``
+(``mixbench.analysis.analyse_run``): ``report.html`` (one self-contained file) and ``report.pdf`` (A4, text as
+text, figures as vectors) from the same content model (``content.build_report``), so both hold the same
+content; ``latex=True`` adds booktabs tables and vector CD diagrams to ``\\input`` in a paper. Given a run
+instead (``mixbench.results.load(run_dir)``, as the ``mixbench`` command does), it analyses it first, in one
+place. Modules: ``content`` (sections from the analysis), ``prose`` (the sentences), ``figures``, ``html``,
+``pdf``, ``latex``, ``markdown``, ``terminal``. No statistic is computed by a renderer.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from mixbench.report.figures import (
 )
 from mixbench.report.html import render_html
 from mixbench.report.latex import write_latex
-from mixbench.report.markdown import markdown_results, markdown_study
+from mixbench.report.markdown import format_results, format_study, markdown_results, markdown_study
 from mixbench.report.output import OutputError, check_output_dir, unwritable
 from mixbench.report.pdf import render_pdf
 from mixbench.report.terminal import format_verdict
@@ -44,6 +46,8 @@ __all__ = [
     "format_verdict",
     "markdown_results",
     "markdown_study",
+    "format_results",
+    "format_study",
     "loss_colors",
     "plot_critical_difference",
     "plot_pvalue_heatmap",
@@ -78,7 +82,7 @@ def _check_run(run) -> None:
 
 
 def render_report(
-    run: RunResults,
+    run: RunAnalysis | RunResults,
     out_dir: str | os.PathLike,
     *,
     html: bool = True,
@@ -98,20 +102,22 @@ def render_report(
 
     Parameters
     ----------
-    run : RunResults
-        As returned by ``mixbench.results.load(run_dir)``.
+    run : RunAnalysis or RunResults
+        The analysis to render (``mixbench.analysis.analyse_run``), or a run as returned by
+        ``mixbench.results.load(run_dir)``, analysed here with the options below (unless ``analysis`` is
+        given).
     out_dir : path
         Folder for ``report.html``, ``report.pdf`` and ``latex/`` (created if needed, and checked before
         the analysis is computed).
     html, pdf, latex : bool
         Which formats to write.
     run_name : str, optional
-        Shown in the title; default: the run directory's name.
+        Shown in the title; default: the run directory's name ('run' for an analysis).
     analysis : RunAnalysis, optional
-        An analysis already computed (e.g. by ``mixbench run`` for its terminal verdict); the options below
-        are then ignored.
+        With a run: its analysis already computed (e.g. by ``mixbench run`` for its terminal verdict); the
+        options below are then ignored.
     baseline, rope, cd_test, missing, n_boot, random_state, curve_datasets
-        Passed to ``mixbench.analysis.analyse_run``.
+        With a run and no ``analysis``: passed to ``mixbench.analysis.analyse_run``.
 
     Returns
     -------
@@ -126,10 +132,13 @@ def render_report(
     """
     if not (html or pdf or latex):
         raise ValueError("nothing to render: pass html=True, pdf=True and / or latex=True")
-    _check_run(run)
+    if isinstance(run, RunAnalysis):
+        analysis, run = run, None
+    else:
+        _check_run(run)
     names = [name for name, wanted in (("report.html", html), ("report.pdf", pdf)) if wanted]
     out = check_output_dir(out_dir, files=names, folders=["latex"] if latex else [])
-    if analysis is None:
+    if analysis is None:  # the one place a report analyses a run
         analysis = analyse_run(
             run,
             baseline=baseline,
@@ -140,11 +149,10 @@ def render_report(
             random_state=random_state,
             curve_datasets=curve_datasets,
         )
-    name = run_name or run_name_of(run)
-    epochs = getattr(run, "epochs", None)
+    name = run_name or (run_name_of(run) if run is not None else "run")
     paths: dict[str, Path] = {}
     try:
-        _write_formats(analysis, name, epochs, out, paths, html=html, pdf=pdf, latex=latex)
+        _write_formats(analysis, name, out, paths, html=html, pdf=pdf, latex=latex)
     except OSError as exc:  # e.g. the disk filled up: the files written so far are whole, and said
         where = Path(exc.filename) if exc.filename else out
         if where.name.startswith("."):  # the temporary file: name the folder
@@ -154,10 +162,10 @@ def render_report(
     return paths
 
 
-def _write_formats(analysis, name, epochs, out: Path, paths: dict, *, html, pdf, latex) -> None:
+def _write_formats(analysis, name, out: Path, paths: dict, *, html, pdf, latex) -> None:
     """Write the formats asked for into ``out``, adding each one's path to ``paths`` once it is written."""
     if html or pdf:
-        report = build_report(analysis, run_name=name, has_epochs=epochs is not None and len(epochs) > 0)
+        report = build_report(analysis, run_name=name, has_epochs=analysis.has_epochs)
         if html:
             page = render_html(report)
             _write_atomically(out / "report.html", lambda p: p.write_text(page, encoding="utf-8"))

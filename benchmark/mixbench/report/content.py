@@ -41,6 +41,7 @@ from mixbench.report.model import (
     _signed,
     _wins,
 )
+from mixbench.report.prose import tuning_flag_text, verdict_sentence
 
 _PER_SEED_NOTE = (
     "'Per seed, averaged' (statistics computed on each seed, then averaged) is our assumption about how the "
@@ -84,24 +85,24 @@ def _accuracy_rule(eval_batch) -> str:
     return f"mean of per-batch accuracies, batches of {eval_batch} rows (the reference code's rule)"
 
 
-def _find(config: dict, names: Sequence[str]) -> Any:
+def find_setting(config: dict, names: Sequence[str]) -> Any:
     """First value under any of ``names``, searched in nested dicts too."""
     for name in names:
         if name in config:
             return config[name]
     for value in config.values():
         if isinstance(value, dict):
-            found = _find(value, names)
+            found = find_setting(value, names)
             if found is not None:
                 return found
     return None
 
 
 def _wall_time(config: dict) -> str:
-    seconds = _find(config, ("wall_time_s", "wall_time", "elapsed_s", "duration_s", "wall_s"))
+    seconds = find_setting(config, ("wall_time_s", "wall_time", "elapsed_s", "duration_s", "wall_s"))
     if not isinstance(seconds, (int, float)):
-        start = _parse_time(_find(config, ("started", "start_time", "started_at", "start")))
-        end = _parse_time(_find(config, ("finished", "end_time", "finished_at", "ended", "end")))
+        start = _parse_time(find_setting(config, ("started", "start_time", "started_at", "start")))
+        end = _parse_time(find_setting(config, ("finished", "end_time", "finished_at", "ended", "end")))
         if start is None or end is None:
             return "not recorded in config.json"
         seconds = (end - start).total_seconds()
@@ -125,14 +126,14 @@ def _git_text(git: Any) -> str:
 
 def _code_text(config: dict) -> str:
     """The code that computed the tasks: one commit, or each commit with its tasks when several did."""
-    computed_by = _find(config, ("computed_by",))
+    computed_by = find_setting(config, ("computed_by",))
     if not isinstance(computed_by, list) or len(computed_by) < 2:
-        return _git_text(_find(config, ("git",)))
+        return _git_text(find_setting(config, ("git",)))
     return "; ".join(f"{_git_text(entry)} ({entry.get('tasks')} tasks)" for entry in computed_by)
 
 
 def _numerics_text(config: dict) -> str:
-    version = _find(config, ("numerics",))
+    version = find_setting(config, ("numerics",))
     if version is None:
         return "not recorded (the run predates the record)"
     return f"version {version} (mixbench.engine.NUMERICS_VERSION; a run never mixes two)"
@@ -158,16 +159,16 @@ def _provenance_section(analysis: RunAnalysis, run_name: str, has_epochs: bool) 
         ["Seeds", ", ".join(map(str, analysis.seeds))],
         ["Splits", ", ".join(map(str, analysis.splits))],
         ["Label noise", ", ".join(analysis.noises)],
-        ["Validation / test accuracy", _accuracy_rule(_find(config, ("eval_batch",)))],
+        ["Validation / test accuracy", _accuracy_rule(find_setting(config, ("eval_batch",)))],
         ["Failed tasks", f"{len(analysis.failures)}"],
         ["Diverged cells", f"{len(analysis.diverged)} (some learning rate of the cell diverged)"],
         ["Wall time", _wall_time(config)],
         [
             "Started / finished",
-            f"{_find(config, ('started',)) or '?'} / {_find(config, ('finished',)) or '?'}",
+            f"{find_setting(config, ('started',)) or '?'} / {find_setting(config, ('finished',)) or '?'}",
         ],
-        ["Status", str(_find(config, ("status",)) or "not recorded")],
-        ["Machine", _describe(_find(config, ("machine",)))],
+        ["Status", str(find_setting(config, ("status",)) or "not recorded")],
+        ["Machine", _describe(find_setting(config, ("machine",)))],
         ["Git commit", _code_text(config)],
         ["Engine numerics", _numerics_text(config)],
         ["Per-epoch records", "available" if has_epochs else "not kept"],
@@ -194,7 +195,7 @@ def _provenance_section(analysis: RunAnalysis, run_name: str, has_epochs: bool) 
                 table_id="preprocessing",
             )
         )
-    run_versions = _find(config, ("versions",))
+    run_versions = find_setting(config, ("versions",))
     if isinstance(run_versions, dict):
         rows = [[k, str(v)] for k, v in _flatten(run_versions)]
         blocks.append(
@@ -334,7 +335,20 @@ def _verdict_section(analysis: RunAnalysis) -> Section:
                 pdf_max_chars=30,
             )
         )
-        blocks += [Paragraph(sentence, "li") for sentence in setting.verdict["sentence"]]
+        blocks += [
+            Paragraph(
+                verdict_sentence(
+                    loss,
+                    r,
+                    baseline=setting.baseline,
+                    rope=analysis.options["rope"],
+                    seeds=list(setting.by_seed),
+                    lrs=setting.tuning.attrs["lrs"],
+                ),
+                "li",
+            )
+            for loss, r in setting.verdict.iterrows()
+        ]
         if setting.cd["seed mean"]["pvalues"] is not None:
             blocks.append(_cd_plot(analysis, setting, ["seed mean"], colors, f"verdict-cd-{setting.key}"))
     return Section("verdict", "Verdict", blocks)
@@ -769,7 +783,7 @@ def _tuning_section(analysis: RunAnalysis) -> Section:
                 fp(r["lr_high"]),
                 fp(r["lr_low"]),
                 fp(r["last_epoch"]),
-                r["flag"] or "-",
+                tuning_flag_text(r, audit.attrs["lrs"]) or "-",
             ]
             for loss, r in audit.iterrows()
         ]

@@ -1,24 +1,37 @@
-"""The README's generated results block, as Markdown, from committed runs.
+"""The README's generated blocks, as Markdown, from committed runs.
 
-Each run is analysed once (``mixbench.analysis.analyse_run``); this module only formats the analyses (and the
-two run comparisons of ``mixbench.analysis``: accuracy lost to noise, cells moved by the accuracy rule).
+The runs of each block are analysed once, into one study object (``mixbench.analysis.study``:
+``analyse_study`` -> ``StudyAnalysis`` for the results, ``analyse_grid_study`` -> ``GridStudyAnalysis`` for
+the robustness study); ``format_results`` and ``format_study`` only format those objects, and
+``markdown_results`` / ``markdown_study`` are the two steps in one call.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
-from mixbench import analysis as an
-from mixbench.analysis.verdict import RunAnalysis, SettingAnalysis, analyse_run
-from mixbench.report.content import _find
-from mixbench.report.model import _num, _pval, _signed, _wins
+import pandas as pd
 
+from mixbench.analysis import formatting as fmt
+from mixbench.analysis.study import (
+    GridStudyAnalysis,
+    NoiseComparison,
+    StudyAnalysis,
+    analyse_grid_study,
+    analyse_study,
+)
+from mixbench.analysis.verdict import RunAnalysis, SettingAnalysis
+from mixbench.report.content import find_setting
 
-def _analyse(run, n_boot: int, random_state: int) -> RunAnalysis:
-    # 20000 posterior samples keep the README's probabilities stable to the second decimal and the block
-    # quick to regenerate in the test suite.
-    return analyse_run(run, n_boot=n_boot, random_state=random_state, n_samples=20_000)
+__all__ = ["format_results", "format_study", "markdown_results", "markdown_study"]
+
+_num = fmt.fixed
+_signed = fmt.signed
+_pval = fmt.pvalue
+_wins = fmt.wins
+#: Posterior samples of the README's Bayesian tests: enough to keep its probabilities stable to the second
+#: decimal, few enough to regenerate the blocks quickly in the test suite.
+README_SAMPLES = 20_000
 
 
 def _per_seed_text(decisions: dict) -> str:
@@ -31,7 +44,7 @@ def _per_seed_text(decisions: dict) -> str:
 def _markdown_verdict(setting: SettingAnalysis, title: str, rope: str) -> list[str]:
     lines = [
         f"{title}: each loss against {setting.baseline} "
-        f"({an.formatting.count(len(setting.matrix), 'dataset')}; Bayesian "
+        f"({fmt.count(len(setting.matrix), 'dataset')}; Bayesian "
         "signed-rank "
         f"test on seed-averaged accuracies, ROPE {rope} pp, decision at P >= 0.95; per seed: the decision on "
         "each seed alone; Wilcoxon p Holm-adjusted; lr top: share of cells at the largest learning rate):",
@@ -40,15 +53,15 @@ def _markdown_verdict(setting: SettingAnalysis, title: str, rope: str) -> list[s
         "| mean rank | lr top |",
         "|---|---|---:|---|---:|---:|---:|---:|---:|",
         f"| {setting.baseline} | baseline | | | | | | {_num(setting.ranks[setting.baseline])} | "
-        f"{an.formatting.percent(setting.tuning.loc[setting.baseline, 'lr_high'])} |",
+        f"{fmt.percent(setting.tuning.loc[setting.baseline, 'lr_high'])} |",
     ]
     for loss, r in setting.verdict.iterrows():
         probabilities = " / ".join(_num(r[c]) for c in ("p_better", "p_equivalent", "p_worse"))
         lines.append(
             f"| {loss} | {r['decision']} | {probabilities} | {_per_seed_text(r['seed_decisions'])} | "
-            f"{_signed(r['delta_acc'])} {an.formatting.interval(r['ci_low'], r['ci_high'])} | "
+            f"{_signed(r['delta_acc'])} {fmt.interval(r['ci_low'], r['ci_high'])} | "
             f"{_signed(r['rank_biserial'])} | {_pval(r['wilcoxon_p_holm'])} | {_num(setting.ranks[loss])} | "
-            f"{an.formatting.percent(r['lr_high'])} |"
+            f"{fmt.percent(r['lr_high'])} |"
         )
     cd = setting.cd["seed mean"]
     groups = "; ".join(", ".join(g) for g in cd["cliques"]) or "none"
@@ -72,10 +85,10 @@ def _markdown_published(comparisons: dict[str, SettingAnalysis], net: str, title
         ("rank", "mean_rank_paper", "mean_rank", _num),
     ]
     header, cells = ["loss"], []
-    for name, paper_col, own_col, fmt in columns:
+    for name, paper_col, own_col, format_cell in columns:
         unit = " (pp)" if name == "ΔAcc" else ""
         header += [f"{name} paper{unit}"] + [f"{name} {label}{unit}" for label in cmps]
-        cells.append((paper_col, own_col, fmt))
+        cells.append((paper_col, own_col, format_cell))
     lines = [
         f"{title} (ranks and wins per seed, averaged, as we assume the published table was made; ties "
         "sharing "
@@ -86,8 +99,10 @@ def _markdown_published(comparisons: dict[str, SettingAnalysis], net: str, title
     ]
     for loss in first.index:
         row = [loss]
-        for paper_col, own_col, fmt in cells:
-            row += [fmt(first.loc[loss, paper_col])] + [fmt(c.loc[loss, own_col]) for c in cmps.values()]
+        for paper_col, own_col, format_cell in cells:
+            row += [format_cell(first.loc[loss, paper_col])] + [
+                format_cell(c.loc[loss, own_col]) for c in cmps.values()
+            ]
         lines.append("| " + " | ".join(row) + " |")
     return [*lines, ""]
 
@@ -126,8 +141,8 @@ def _markdown_summary(setting: SettingAnalysis, title: str) -> list[str]:
     return lines
 
 
-def _markdown_robustness(clean: SettingAnalysis, noisy: SettingAnalysis, noise: str) -> list[str]:
-    table = an.noise_robustness(clean.matrix, noisy.matrix, baseline=clean.baseline)
+def _markdown_robustness(comparison: NoiseComparison, noise: str) -> list[str]:
+    clean, table = comparison.clean, comparison.table
     lines = [
         f"Accuracy lost to {noise} label noise, {clean.net} network ({int(table['n_datasets'].iloc[0])} "
         f"datasets; mean test accuracy in %; p: Wilcoxon signed-rank of the loss's drop against "
@@ -168,22 +183,35 @@ def markdown_results(
     a run (or a list of runs) over several split columns, ``batch_accuracy`` the reference protocol run
     with the reference code's accuracy rule (``eval_batch``). The test suite regenerates this text from the
     committed results and compares it with the README, so the numbers there cannot drift from the data.
+    Analyses the runs once (``analyse_study``), then formats them (``format_results``).
     """
-    sel = paper.selected
-    main = _analyse(paper, n_boot, random_state)
-    rope = an.formatting.points(main.options["rope"])
+    study = analyse_study(
+        paper,
+        noisy,
+        splits,
+        batch_accuracy,
+        n_boot=n_boot,
+        random_state=random_state,
+        n_samples=README_SAMPLES,
+    )
+    return format_results(study)
+
+
+def format_results(study: StudyAnalysis) -> str:
+    """The README's "Results" block of an analysed study (see ``markdown_results``)."""
+    main = study.main
+    rope = fmt.points(main.options["rope"])
     lines: list[str] = [
         f"Reference protocol, split 0, seeds {' and '.join(map(str, main.seeds))}: "
-        f"{sel['dataset'].nunique()} "
-        f"datasets, {len(sel)} selected results.",
+        f"{study.n_datasets} "
+        f"datasets, {study.n_selected} selected results.",
         "",
         "### Verdict",
         "",
     ]
     for setting in main.settings:
         lines += _markdown_verdict(setting, f"**{setting.net} network**", rope)
-    noisy_analyses = [_analyse(run, n_boot, random_state) for run in noisy]
-    for analysis in noisy_analyses:
+    for analysis in study.noisy:
         for setting in analysis.settings:
             lines += _markdown_verdict(setting, f"**{setting.noise}, {setting.net} network**", rope)
     lines += ["### Details", ""]
@@ -193,17 +221,16 @@ def markdown_results(
                 {"here": setting}, setting.net, f"**{setting.net} network, the six published losses**"
             )
         lines += _markdown_summary(setting, f"**{setting.net} network, all {len(setting.losses)} losses**")
-    if noisy_analyses:
+    if study.noisy:
         lines += ["Label noise (symmetric, on training and validation labels; test labels clean):", ""]
-        for analysis in noisy_analyses:
+        for i, analysis in enumerate(study.noisy):
             for setting in analysis.settings:
                 lines += _markdown_summary(setting, f"**{setting.noise}, {setting.net} network**")
-                clean = _setting(main, setting.net)
-                if clean is not None:
-                    lines += _markdown_robustness(clean, setting, setting.noise)
-    split_runs = [] if splits is None else list(splits) if isinstance(splits, (list, tuple)) else [splits]
-    for split_run in split_runs:
-        for setting in _analyse(split_run, n_boot, random_state).settings:
+                comparison = study.robustness.get((i, setting.key))
+                if comparison is not None:
+                    lines += _markdown_robustness(comparison, setting.noise)
+    for split_analysis in study.splits:
+        for setting in split_analysis.settings:
             table = setting.per_split
             if table is None:
                 continue
@@ -221,18 +248,14 @@ def markdown_results(
             lines.append("")
             title = f"**{setting.net} network, split columns {', '.join(map(str, columns))} averaged**"
             lines += _markdown_verdict(setting, title, rope)
-    if batch_accuracy is not None:
-        lines += _markdown_batch_accuracy(main, paper, batch_accuracy, n_boot, random_state)
+    if study.batch is not None:
+        lines += _markdown_batch_accuracy(main, study.batch, study.moved)
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _markdown_batch_accuracy(
-    main: RunAnalysis, exact, batch_run, n_boot: int, random_state: int
-) -> list[str]:
+def _markdown_batch_accuracy(main: RunAnalysis, batched: RunAnalysis, moved: pd.DataFrame) -> list[str]:
     """The reference protocol with the reference code's accuracy rule beside the exact-accuracy run."""
-    size = _find(getattr(batch_run, "config", None) or {}, ("eval_batch",))
-    moved = an.changed_cells(exact.selected, batch_run.selected)
-    batched = _analyse(batch_run, n_boot, random_state)
+    size = find_setting(dict(batched.config), ("eval_batch",))
     label = f"batch {size}"
     lines = [
         f"The reference code's accuracy rule (validation and test accuracy as the mean of per-batch "
@@ -259,7 +282,7 @@ def _grid_text(audit) -> str:
 
 
 def _markdown_tuning(reference: RunAnalysis, fair: RunAnalysis) -> list[str]:
-    pct = an.formatting.percent
+    pct = fmt.percent
     first = reference.settings[0].tuning
     other = fair.settings[0].tuning
     lines = [
@@ -289,7 +312,7 @@ def _markdown_tuning(reference: RunAnalysis, fair: RunAnalysis) -> list[str]:
     return [*lines, ""]
 
 
-def _markdown_changes(reference: RunAnalysis, fair: RunAnalysis) -> list[str]:
+def _markdown_changes(changes: pd.DataFrame) -> list[str]:
     lines = [
         "**The verdict, reference grid against fair grid** (each loss against CE; mean test accuracy in %):",
         "",
@@ -297,20 +320,15 @@ def _markdown_changes(reference: RunAnalysis, fair: RunAnalysis) -> list[str]:
         "| accuracy reference | accuracy fair |",
         "|---|---|---|---|---:|---:|---:|---:|",
     ]
-    for setting in reference.settings:
-        other = _setting(fair, setting.net, setting.noise)
-        if other is None:
-            continue
-        for loss in setting.losses:
-            acc_ref = 100 * setting.matrix[loss].mean()
-            acc_fair = 100 * other.matrix[loss].mean() if loss in other.matrix else float("nan")
-            if loss == setting.baseline:
-                cells = "baseline | baseline | | "
-            else:
-                r, f = setting.verdict.loc[loss], other.verdict.loc[loss]
-                deltas = f"{_signed(r['delta_acc'])} | {_signed(f['delta_acc'])}"
-                cells = f"{r['decision']} | {f['decision']} | {deltas}"
-            lines.append(f"| {setting.net} | {loss} | {cells} | {_num(acc_ref)} | {_num(acc_fair)} |")
+    for r in changes.itertuples(index=False):
+        if r.is_baseline:
+            cells = "baseline | baseline | | "
+        else:
+            deltas = f"{_signed(r.delta_reference)} | {_signed(r.delta_other)}"
+            cells = f"{r.decision_reference} | {r.decision_other} | {deltas}"
+        lines.append(
+            f"| {r.net} | {r.loss} | {cells} | {_num(r.accuracy_reference)} | {_num(r.accuracy_other)} |"
+        )
     return [*lines, ""]
 
 
@@ -337,11 +355,6 @@ def _markdown_seeds(analysis: RunAnalysis) -> list[str]:
     return lines
 
 
-def _with_seeds(run, seeds):
-    """The run restricted to some seeds (to compare with a run of those seeds only)."""
-    return dataclasses.replace(run, selected=run.selected[run.selected["seed"].isin(seeds)])
-
-
 def markdown_study(
     reference,
     fair,
@@ -355,10 +368,25 @@ def markdown_study(
     """The generated part of the README's robustness study: the tuning audit of the reference and the fair
     grid side by side, the verdict under each, with a run of several seeds how often each decision holds,
     and with label-noise runs under both grids the verdict and the accuracy lost to noise under the fair
-    grid. Regenerated and compared by the test suite, as ``markdown_results`` is."""
-    ref = _analyse(reference, n_boot, random_state)
-    fair_analysis = _analyse(fair, n_boot, random_state)
-    rope = an.formatting.points(ref.options["rope"])
+    grid. Regenerated and compared by the test suite, as ``markdown_results`` is. Analyses the runs once
+    (``analyse_grid_study``), then formats them (``format_study``)."""
+    study = analyse_grid_study(
+        reference,
+        fair,
+        seeds,
+        reference_noisy=reference_noisy,
+        fair_noisy=fair_noisy,
+        n_boot=n_boot,
+        random_state=random_state,
+        n_samples=README_SAMPLES,
+    )
+    return format_study(study)
+
+
+def format_study(study: GridStudyAnalysis) -> str:
+    """The README's robustness-study block of an analysed study (see ``markdown_study``)."""
+    ref, fair_analysis = study.reference, study.fair
+    rope = fmt.points(ref.options["rope"])
     lines = [
         f"Fair grid run: {len(fair_analysis.datasets)} datasets, seeds "
         f"{' and '.join(map(str, fair_analysis.seeds))}, learning rates "
@@ -368,23 +396,22 @@ def markdown_study(
     lines += _markdown_tuning(ref, fair_analysis)
     for setting in fair_analysis.settings:
         lines += _markdown_verdict(setting, f"**Fair grid, {setting.net} network**", rope)
-    lines += _markdown_changes(ref, fair_analysis)
-    if seeds is not None:
-        lines += _markdown_seeds(_analyse(seeds, n_boot, random_state))
-    if fair_noisy is not None:
-        noisy = _analyse(fair_noisy, n_boot, random_state)
-        clean = _analyse(_with_seeds(fair, noisy.seeds), n_boot, random_state)
+    lines += _markdown_changes(study.changes)
+    if study.seeds is not None:
+        lines += _markdown_seeds(study.seeds)
+    noisy = study.fair_noisy
+    if noisy is not None:
         for setting in noisy.settings:
             title = f"**Fair grid, {setting.noise}, {setting.net} network**"
             lines += _markdown_verdict(setting, title, rope)
-        if reference_noisy is not None:
+        if study.noisy_changes is not None:
             lines += [
                 f"**With {noisy.noises[0]} label noise**, reference grid against fair grid:",
                 "",
-                *_markdown_changes(_analyse(reference_noisy, n_boot, random_state), noisy)[2:],
+                *_markdown_changes(study.noisy_changes)[2:],
             ]
         for setting in noisy.settings:
-            clean_setting = _setting(clean, setting.net)
-            if clean_setting is not None:
-                lines += _markdown_robustness(clean_setting, setting, f"{setting.noise} (fair grid)")
+            comparison = study.robustness.get(setting.key)
+            if comparison is not None:
+                lines += _markdown_robustness(comparison, f"{setting.noise} (fair grid)")
     return "\n".join(lines).rstrip() + "\n"

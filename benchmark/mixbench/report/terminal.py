@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mixbench.analysis import formatting as fmt
 from mixbench.analysis.verdict import RunAnalysis
+from mixbench.report.prose import tuning_flag_text
 
 
 def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
@@ -69,6 +70,6 @@ def format_verdict(analysis: RunAnalysis) -> str:
         if len(flagged):
             lines.append(
                 f"  tuning: {len(flagged)} of {len(setting.tuning)} losses are flagged, e.g. "
-                f"{flagged.index[0]}: {flagged['flag'].iloc[0]}"
+                f"{flagged.index[0]}: {tuning_flag_text(flagged.iloc[0], setting.tuning.attrs['lrs'])}"
             )
     return "\n".join(lines)
