@@ -60,10 +60,10 @@ from mixbench.runner.config import (
     read_config_file,
     resolve_config,
 )
+from mixbench.runner.grid import Task
 from mixbench.runner.invocation import Terminated, run
 from mixbench.runner.summary import RunSummary
 from mixbench.runner.tasks import (
-    Task,
     estimate_cost,
     noise_seed,
     plan_tasks,

@@ -16,7 +16,8 @@ import joblib
 from joblib.externals.loky.process_executor import TerminatedWorkerError
 
 from mixbench.runner.config import ConfigError, RunConfig, config_losses
-from mixbench.runner.tasks import Task, TaskOutcome, run_task_safely
+from mixbench.runner.grid import Task
+from mixbench.runner.tasks import TaskOutcome, run_task_safely
 
 # joblib's errors for a worker process that died; the run keeps what is finished and says so.
 WORKER_DEATH = (TerminatedWorkerError, BrokenProcessPool)

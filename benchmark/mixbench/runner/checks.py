@@ -18,8 +18,8 @@ from mixbench.runner.config import (
     science_hash,
     stored_science,
 )
+from mixbench.runner.grid import Task
 from mixbench.runner.messages import display
-from mixbench.runner.tasks import Task
 from mixbench.suites.uci121 import resolve_data_dir
 
 

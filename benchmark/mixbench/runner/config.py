@@ -19,7 +19,6 @@ import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from mixbench import data, suites
 from mixbench.io import jsonable, sha256_file
@@ -28,10 +27,8 @@ from mixbench.models import NETS
 from mixbench.protocol import PRESETS as PROTOCOL_PRESETS
 from mixbench.protocol import PROTOCOL
 from mixbench.results import ResultStore
+from mixbench.runner.grid import Task
 from mixbench.runner.messages import first_line
-
-if TYPE_CHECKING:
-    from mixbench.runner.tasks import Task
 
 BACKENDS = ("loky", "dask")
 
@@ -151,8 +148,6 @@ class RunConfig:
 
     def tasks(self) -> list[Task]:
         """The grid in canonical order (dataset, net, split, noise)."""
-        from mixbench.runner.tasks import Task  # tasks.py imports this module
-
         return [
             Task(d, n, s, z)
             for d in self.datasets

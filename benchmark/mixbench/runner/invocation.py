@@ -29,10 +29,11 @@ from mixbench.runner.config import (
     config_suite,
     loss_code_digests,
 )
+from mixbench.runner.grid import Task
 from mixbench.runner.lock import run_lock
 from mixbench.runner.messages import display, first_line, unwritable
 from mixbench.runner.summary import RunSummary
-from mixbench.runner.tasks import Task, TaskOutcome, plan_tasks
+from mixbench.runner.tasks import TaskOutcome, plan_tasks
 
 
 def run(config: RunConfig, *, progress: bool = True) -> RunSummary:

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mixbench.results import RunDirectoryError
+from mixbench.runner.grid import Task
 from mixbench.runner.messages import REPORT_HINT, display, duration, first_line
-from mixbench.runner.tasks import Task
 
 
 @dataclass

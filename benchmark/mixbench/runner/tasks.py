@@ -12,7 +12,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -21,34 +21,9 @@ from mixbench import __version__, data, engine
 from mixbench.engine import select_by_validation, train_bank
 from mixbench.losses import Loss
 from mixbench.models import layer_sizes
-from mixbench.results import EPOCH_COLUMNS, task_name, task_settings
-from mixbench.results.files import task_label
+from mixbench.results import EPOCH_COLUMNS, task_settings
 from mixbench.runner.config import RunConfig, config_losses, config_suite
-
-
-@dataclass(frozen=True)
-class Task:
-    """One cell of the grid: a dataset, a network, a split column and a noise setting."""
-
-    dataset: str
-    net: str
-    split: int
-    noise: str
-    cost: float = field(default=0.0, compare=False)
-
-    @property
-    def name(self) -> str:
-        """File-name stem in the result store."""
-        return task_name(self.dataset, self.net, self.split, self.noise)
-
-    @property
-    def key(self) -> dict:
-        return {"dataset": self.dataset, "net": self.net, "split": self.split, "noise": self.noise}
-
-    @property
-    def label(self) -> str:
-        """Short human label, e.g. ``digits/hidden`` (split and noise shown when not the defaults)."""
-        return task_label(self.key)
+from mixbench.runner.grid import Task
 
 
 def noise_seed(dataset: str, split: int, noise: str) -> int:
