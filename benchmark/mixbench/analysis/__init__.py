@@ -17,8 +17,9 @@ Modules (this package only re-exports their public names)
 ``ranks`` (ranks, wins, win / tie / loss counts, the summary table), ``hypothesis`` (Friedman, post-hoc
 tests, critical difference, Wilcoxon-Holm, p-value adjustment), ``bayes`` (Bayesian signed-rank test, effect
 size), ``profiles`` (performance profiles), ``paper`` (the published Table 4), ``tuning`` (the tuning
-audit), ``focus`` (gradient focus curves), ``verdict`` (``analyse_run`` -> ``RunAnalysis``), ``study``
-(statistics over several runs: ``analyse_study`` -> ``StudyAnalysis``), ``formatting`` (number formats).
+audit), ``focus`` (gradient focus curves), ``verdict`` (``analyse_run`` -> ``RunAnalysis``), ``result``
+(``RunAnalysis``, ``SettingAnalysis``), ``study`` (statistics over several runs: ``analyse_study`` ->
+``StudyAnalysis``), ``formatting`` (number formats).
 
 Conventions
 -----------
@@ -65,6 +66,7 @@ from mixbench.analysis.matrices import (
 from mixbench.analysis.paper import PAPER_LOSSES, compare_with_paper, load_paper_table
 from mixbench.analysis.profiles import performance_profile
 from mixbench.analysis.ranks import RANK_METHODS, count_wins, pairwise_wtl, rank_losses, summary_table
+from mixbench.analysis.result import RunAnalysis, SettingAnalysis
 from mixbench.analysis.study import (
     GridStudyAnalysis,
     NoiseComparison,
@@ -76,13 +78,7 @@ from mixbench.analysis.study import (
     noise_robustness,
 )
 from mixbench.analysis.tuning import EDGE_SHARE, FLAG_SEPARATOR, tuning_audit
-from mixbench.analysis.verdict import (
-    DEFAULT_ROPE,
-    RunAnalysis,
-    SettingAnalysis,
-    analyse_run,
-    analyse_selected,
-)
+from mixbench.analysis.verdict import DEFAULT_ROPE, analyse_run, analyse_selected
 
 __all__ = [
     "LOSS_ORDER",

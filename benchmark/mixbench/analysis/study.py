@@ -21,7 +21,8 @@ import pandas as pd
 
 from mixbench.analysis.hypothesis import wilcoxon_holm
 from mixbench.analysis.matrices import CELL_COLUMNS, TIE_TOL
-from mixbench.analysis.verdict import RunAnalysis, SettingAnalysis, analyse_run
+from mixbench.analysis.result import RunAnalysis, SettingAnalysis
+from mixbench.analysis.verdict import analyse_run
 
 __all__ = [
     "GridStudyAnalysis",

@@ -16,7 +16,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mixbench.analysis.verdict import DEFAULT_ROPE, RunAnalysis, analyse_run
+from mixbench.analysis.result import RunAnalysis
+from mixbench.analysis.verdict import DEFAULT_ROPE, analyse_run
 from mixbench.report.content import build_report
 from mixbench.report.figures import (
     loss_colors,

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 
 from mixbench import __version__
 from mixbench import analysis as an
-from mixbench.analysis.verdict import RunAnalysis, SettingAnalysis
+from mixbench.analysis.result import RunAnalysis, SettingAnalysis
 from mixbench.report.figures import (
     _axes_grid,
     _legend_below,

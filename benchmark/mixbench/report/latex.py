@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from mixbench.analysis import formatting as fmt
-from mixbench.analysis.verdict import RunAnalysis, SettingAnalysis
+from mixbench.analysis.result import RunAnalysis, SettingAnalysis
 from mixbench.report.figures import loss_colors, plot_critical_difference
 from mixbench.results import atomic_path
 

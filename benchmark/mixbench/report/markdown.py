@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from mixbench.analysis import formatting as fmt
+from mixbench.analysis.result import RunAnalysis, SettingAnalysis
 from mixbench.analysis.study import (
     GridStudyAnalysis,
     NoiseComparison,
@@ -20,7 +21,6 @@ from mixbench.analysis.study import (
     analyse_grid_study,
     analyse_study,
 )
-from mixbench.analysis.verdict import RunAnalysis, SettingAnalysis
 from mixbench.report.content import find_setting
 
 __all__ = ["format_results", "format_study", "markdown_results", "markdown_study"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mixbench.analysis import formatting as fmt
-from mixbench.analysis.verdict import RunAnalysis
+from mixbench.analysis.result import RunAnalysis
 from mixbench.report.prose import tuning_flag_text
 
 
