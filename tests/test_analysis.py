@@ -615,7 +615,15 @@ def test_functions_do_not_warn_on_ordinary_input():
     matrix = an.accuracy_matrix(sel, seed="mean")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        an.friedman_test(matrix)
-        an.conover_posthoc(matrix)
-        an.wilcoxon_holm(matrix)
-        an.summary_table(sel, n_boot=200, random_state=1)
+        friedman = an.friedman_test(matrix)
+        conover = an.conover_posthoc(matrix)
+        wilcoxon = an.wilcoxon_holm(matrix)
+        summary = an.summary_table(sel, n_boot=200, random_state=1)
+    # and what they return on that input is well formed, not only quiet
+    k = matrix.shape[1]
+    assert friedman["statistic"] >= 0 and 0 <= friedman["pvalue"] <= 1
+    assert conover.shape == (k, k) and np.allclose(conover.to_numpy(), conover.to_numpy().T)
+    assert ((conover.to_numpy() >= 0) & (conover.to_numpy() <= 1)).all()
+    assert len(wilcoxon) == k * (k - 1) // 2
+    assert (wilcoxon["pvalue"] <= wilcoxon["pvalue_holm"]).all() and wilcoxon["pvalue_holm"].le(1).all()
+    assert summary["mean_rank"].sum() == pytest.approx(k * (k + 1) / 2)  # ranks 1..k per dataset

@@ -33,9 +33,12 @@ from mixbench.runner.messages import first_line
 BACKENDS = ("loky", "dask")
 
 
-#: Named protocols. ``paper``: the reference study (Table 4 of "Mixing between the Cross Entropy and the
+#: The settings of each named protocol (``mixbench.protocol.PRESETS``, by name), as ``resolve_config``
+#: layers them. ``paper``: the reference study (Table 4 of "Mixing between the Cross Entropy and the
 #: Expectation Loss Terms"): 8 losses, both networks, 3 learning rates, 2 seeds, 50 epochs, batch 8, split 0.
-PRESETS: dict[str, dict] = {name: protocol.as_dict() for name, (protocol, _) in PROTOCOL_PRESETS.items()}
+PRESET_SETTINGS: dict[str, dict] = {
+    name: protocol.as_dict() for name, (protocol, _) in PROTOCOL_PRESETS.items()
+}
 
 
 DEFAULT_PRESET = "paper"
@@ -450,7 +453,7 @@ def resolve_config(
         Settings by :data:`OPTION_KEYS` name (a None value means "not given"). Lists may be given as
         comma-separated strings, as on the command line.
     preset : str, optional
-        A name of :data:`PRESETS`; default the config file's ``preset``, else ``paper``.
+        A name of :data:`PRESET_SETTINGS`; default the config file's ``preset``, else ``paper``.
     config_file : path, optional
         A TOML file of settings (:func:`read_config_file`).
     resume : path, optional
@@ -484,10 +487,10 @@ def resolve_config(
         if given.get("out") and Path(given["out"]).expanduser().absolute() != store.path:
             raise ConfigError("--resume DIR writes into DIR; leave out --out (or give the same directory)")
     preset_name = preset or file_values.get("preset") or stored.pop("preset", None) or DEFAULT_PRESET
-    if preset_name not in PRESETS:
-        raise ConfigError(f"unknown preset {preset_name!r}; presets: {', '.join(PRESETS)}")
+    if preset_name not in PRESET_SETTINGS:
+        raise ConfigError(f"unknown preset {preset_name!r}; presets: {', '.join(PRESET_SETTINGS)}")
     file_values.pop("preset", None)
-    values = {**_DEFAULTS, **PRESETS[preset_name], **stored, **file_values, **given}
+    values = {**_DEFAULTS, **PRESET_SETTINGS[preset_name], **stored, **file_values, **given}
 
     data_dir = (
         None if values["data_dir"] in (None, "") else str(Path(values["data_dir"]).expanduser().absolute())
