@@ -3,6 +3,8 @@ exit status 2 (or a failed task naming the file), never a traceback, never a ver
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -144,6 +146,33 @@ def test_a_class_with_no_train_row_in_the_split_column_is_refused(tmp_path):
     assert code == 1
     assert "class 2 of target column 'class' has no train row in split column 'split', so" in out + err
     assert "0 done" in out
+
+
+def test_integers_too_large_for_int64_are_read_as_numbers(tmp_path):
+    # pandas keeps them as Python ints (dtype object): the column was refused as "type object ... convert it
+    # to numbers", though it holds numbers only
+    folder = tmp_path / "data"
+    folder.mkdir()
+    frame = _frame()
+    frame.insert(0, "big", [10**25 * (1 + i % 7) for i in range(60)])
+    frame.loc[5, "big"] = None  # a missing value stays missing (imputed)
+    frame.to_csv(folder / "big.csv", index=False)
+    code, out, err = _folder_run(tmp_path, folder)
+    assert code == 0, err
+    assert "Traceback" not in err and "1 done" in out
+    record = json.loads((tmp_path / "run" / "config.json").read_text())["suite"]["datasets"]["big"]
+    assert record["numeric"] == ["big", "a", "b"] and record["missing"] == {"big": 1}
+    assert record["numbers_from_text"] == {"big": "integers too large for int64"}
+    assert "read as numbers: 'big' (integers too large for int64)" in record["preprocessing"]
+
+    # beyond float64 too: refused naming the line, not as a column of the wrong type
+    frame.loc[7, "big"] = 10**400
+    frame.to_csv(folder / "big.csv", index=False)
+    code, out, err = mixbench("data", "verify", "--suite", f"folder:{folder}")
+    assert code != 0 and "Traceback" not in err
+    line = next(line for line in out.splitlines() if line.startswith("big"))
+    assert f"{folder / 'big.csv'}, line 9 (data row 8): column 'big' holds an integer of 401 digits" in line
+    assert "type object" not in out + err
 
 
 def test_a_parquet_file_with_a_repeated_column_name_is_named_in_one_line(tmp_path):

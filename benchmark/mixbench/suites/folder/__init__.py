@@ -15,7 +15,9 @@ Every ``*.csv`` or ``*.parquet`` file of PATH is a dataset named after the file 
 - Columns: numbers (and booleans) are numeric, text is categorical. Text numbers are numbers: a column whose
   every value is a number, some written with thousands separators (``"5,100"``, ``"1,234.5"``; with
   decimal commas such as ``1,5`` in a file whose separator is not a comma), is read as numbers and recorded;
-  decimal commas in a comma-separated file are refused (``1,5`` could be 1.5 or 15).
+  decimal commas in a comma-separated file are refused (``1,5`` could be 1.5 or 15). A column of integers
+  too large for int64 (``10000000000000000000000000``, which pandas keeps as Python objects) is read as
+  floats and recorded too.
   Numeric columns are imputed with the training median and standardised; categorical ones imputed with the
   training mode and one-hot encoded (a category seen only outside the training rows gets all zeros).
   Everything is fitted on the training rows only (scikit-learn's ``ColumnTransformer``). What was done is

@@ -8,7 +8,9 @@ file and raises a :class:`~mixbench.data.DatasetError` naming the file, the colu
 
 from __future__ import annotations
 
+import math
 import re
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -193,6 +195,8 @@ def column_roles(
             continue
         if isinstance(values.dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(values):
             values = _text_column(path, frame, column, separator or ",", numbers_from_text)
+        elif values.dtype == object:  # numbers pandas keeps as Python objects: integers beyond int64
+            values = _object_numbers(path, frame, column, numbers_from_text)
         if pd.api.types.is_bool_dtype(values) or (
             pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_complex_dtype(values)
         ):
@@ -279,3 +283,38 @@ def _text_column(
             path=path,
         )
     return values
+
+
+def _object_numbers(
+    path: Path, frame: pd.DataFrame, column: str, numbers_from_text: dict[str, str]
+) -> pd.Series:
+    """A column of Python objects as float64 numbers (put in ``frame``, noted in ``numbers_from_text``) when
+    every value present is a number: integers too large for int64, which pandas keeps as Python ints (or
+    Parquet decimals); the column as it is otherwise. Raises on an integer beyond float64's range."""
+    values = frame[column]
+    present = values.dropna()
+    if any(isinstance(v, bool | np.bool_) for v in present):  # True is no number 1 in a column of numbers
+        return values
+    try:
+        numbers = pd.to_numeric(values).astype(np.float64)
+    except OverflowError:
+        too_large = (i for i, v in enumerate(values) if isinstance(v, int) and abs(v) > sys.float_info.max)
+        bad = next(too_large, None)
+        if bad is None:  # not an integer of the file: leave the column to the type check
+            return values
+        digits = int(math.log10(abs(values.iloc[bad]))) + 1  # str() refuses ints over 4300 digits
+        raise DatasetError(
+            f"{row_location(path, bad)}: column {column!r} holds an integer of {digits} digits, beyond "
+            "float64's range; features must be finite numbers (rescale the column, or leave the value empty "
+            "to mark it missing: it is imputed).",
+            path=path,
+        ) from None
+    except (TypeError, ValueError):  # some value is not a number
+        return values
+    kinds = sorted({type(v).__name__ for v in present})
+    if all(isinstance(v, int) for v in present):
+        numbers_from_text[column] = "integers too large for int64"
+    else:
+        numbers_from_text[column] = f"numbers stored as {', '.join(kinds)} objects"
+    frame[column] = numbers
+    return frame[column]
