@@ -89,6 +89,19 @@ def test_verify_and_list_without_data(capsys, tmp_path):
     assert code == 0 and "mixbench data fetch" in err
 
 
+def test_verify_and_list_with_a_file_as_data_dir_say_it_is_a_file(capsys, tmp_path):
+    # was: 121 "no folder FILE/<name>" rows and "FILE does not exist", though it exists
+    a_file = tmp_path / "data.txt"
+    a_file.write_text("not a folder")
+    for action in ("verify", "list"):
+        code, out, err = run(capsys, action, "--data-dir", a_file)
+        assert code == 2 and out == ""
+        assert err.strip() == (
+            f"mixbench data: error: {a_file}: is a file, not a folder; point --data-dir / $MIXBENCH_DATA at "
+            "the folder of the UCI-121 datasets."
+        )
+
+
 def test_list_shows_sizes_and_status(capsys, uci_dir):
     code, out, _ = run(capsys, "list", "--data-dir", uci_dir)
     assert code == 0

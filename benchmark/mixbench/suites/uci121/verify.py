@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from mixbench.data import DatasetError
+from mixbench.data import DataDirectoryError, DatasetError
 from mixbench.io import sha256_file
 from mixbench.suites.uci121.catalog import (
+    DATA_ENV,
     FILE_KINDS,
     dataset_files,
     expected_sha256,
@@ -114,8 +115,19 @@ def data_status(data_dir: str | os.PathLike | None = None) -> pd.DataFrame:
     DataFrame of shape (121, 8)
         Columns ``name, n_rows, n_features, n_classes, n_test`` (from the registry), ``status``,
         ``detail`` and ``complete`` (bool), sorted by name.
+
+    Raises
+    ------
+    DataDirectoryError
+        The data directory is a file.
     """
     root = resolve_data_dir(data_dir)
+    if root.exists() and not root.is_dir():  # was: 121 "no folder FILE/<name>" and "FILE does not exist"
+        raise DataDirectoryError(
+            f"{root}: is a file, not a folder; point --data-dir / ${DATA_ENV} at the folder of the UCI-121 "
+            "datasets.",
+            path=root,
+        )
     reg = registry()
     statuses = [verify_dataset(name, root) for name in reg["name"]]
     table = reg.loc[:, ["name", "n_rows", "n_features", "n_classes", "n_test"]].copy()
