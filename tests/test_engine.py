@@ -22,8 +22,12 @@ from mixbench.engine import (
     RECORD_COLUMNS,
     batched_product_rate,
     bench_engine,
+    loss_cost_ratios,
+    loss_kinds,
     params_per_model,
+    pooled_rates,
     project_protocol_time,
+    project_suite,
     select_by_validation,
     train_bank,
     train_naive,
@@ -814,6 +818,79 @@ def test_project_protocol_time_by_hand():
     total = 250 * 3e-3 + 2500 * 1.1e-2 + 250 * 4e-3 + 2500 * 4e-3  # 0.75 + 27.5 + 1 + 10 = 39.25
     assert proj.attrs["cpu_s"] == pytest.approx(total)
     assert proj.attrs["wall_s"] == pytest.approx(27.5)  # 39.25 / 8 < 27.5
+
+
+def test_pooled_rates_by_hand():
+    # batch 32, one epoch, one model: 64 rows -> 2 model-steps, 640 rows -> 20
+    bench = pd.DataFrame(
+        {
+            "n_train": [64, 640],
+            "models": [1, 1],
+            "bank_model_steps_per_s": [4.0, 10.0],
+            "naive_model_steps_per_s": [1.0, 5.0],
+            "ratio": [4.0, 2.0],
+        }
+    )
+    rates = pooled_rates(bench, epochs=1, batch_size=32)
+    assert rates.bank == pytest.approx(22 / (2 / 4 + 20 / 10))  # all steps over all seconds: 8.8
+    assert rates.naive == pytest.approx(2 / (1 / 1 + 1 / 5))  # equal steps per row: 5/3
+    assert rates.ratio == pytest.approx(8.8 / (5 / 3))
+    assert rates.geometric_mean_ratio == pytest.approx(math.sqrt(8))
+    assert (rates.min_ratio, rates.max_ratio) == (2.0, 4.0)
+    # three epochs of batch 64: 1 and 10 steps, times 3; the weights keep their proportion
+    assert pooled_rates(bench, epochs=3, batch_size=64).bank == pytest.approx(33 / (3 / 4 + 30 / 10))
+
+
+def test_project_suite_by_hand():
+    from types import SimpleNamespace
+
+    from mixbench.data import DatasetError
+
+    shapes = {"a": (8, 3, 20), "b": (40, 2, 100)}  # n_train, n_features, n_rows: b has the most values
+
+    class Suite:
+        def load(self, name, split):
+            if name not in shapes:
+                raise DatasetError(f"{name}: malformed")
+            n_train, n_features, n_rows = shapes[name]
+            return SimpleNamespace(
+                name=name, train=np.arange(n_train), n_features=n_features, n_classes=2, n_rows=n_rows
+            )
+
+    bench = pd.DataFrame({"net": ["linear"], "n_features": [3], "n_classes": [2], "bank_step_s": [1e-3]})
+    protocol = SimpleNamespace(
+        nets=("linear",), losses=("CE", "MAE"), lrs=(0.1,), seeds=(0,), epochs=10, batch_size=4
+    )
+    proj = project_suite(bench, Suite(), ["a", "bad", "b"], naive_rate=60.0, workers=2, protocol=protocol)
+    assert proj.left_out == ["bad: malformed"]
+    assert (proj.n_datasets, proj.n_nets, proj.n_models, proj.epochs, proj.workers) == (2, 1, 2, 10, 2)
+    assert proj.largest == "b"
+    # bank steps 10 * ceil(8/4) = 20 and 10 * ceil(40/4) = 100 at 1e-3 s: 0.12 s, the largest task 0.1 s
+    assert proj.wall_s == pytest.approx(0.1)
+    # naive: 1 net x 2 models x 120 steps = 240 model-steps at 60 per second, over 2 workers
+    assert proj.naive_wall_s == pytest.approx(2.0)
+
+
+def test_loss_cost_ratios_by_hand():
+    table = pd.DataFrame(
+        {
+            "dataset": ["d1", "d1", "d2", "d2"],
+            "net": ["linear"] * 4,
+            "loss": ["Z", "A", "Z", "A"],
+            "kind": ["family", "p_true"] * 2,
+            "alone_ratio": [2.0, 0.5, 8.0, math.nan],
+            "with_standard_ratio": [1.0, 3.0, 1.0, 12.0],
+        }
+    )
+    ratios = loss_cost_ratios(table)
+    assert list(ratios) == ["alone", "with_standard"]
+    alone = ratios["alone"]
+    assert list(alone.columns) == ["Z", "A"]  # the table's order, not sorted
+    assert alone.index[-1] == ("geometric mean", "")
+    assert alone.loc[("geometric mean", ""), "Z"] == pytest.approx(4.0)
+    assert math.isnan(alone.loc[("geometric mean", ""), "A"])  # a missing ratio: no mean
+    assert ratios["with_standard"].loc[("geometric mean", ""), "A"] == pytest.approx(6.0)
+    assert loss_kinds(table) == {"Z": "family", "A": "p_true"}
 
 
 def test_bench_engine_smoke():

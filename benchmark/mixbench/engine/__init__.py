@@ -11,7 +11,8 @@ The package only re-exports; each concept has its own module:
 * :mod:`~mixbench.engine.evaluation`: end-of-epoch training loss and accuracies of every model.
 * :mod:`~mixbench.engine.selection`: :func:`select_by_validation`, the reference study's rule.
 * :mod:`~mixbench.engine.reference`: :func:`train_naive`, the one-model-at-a-time reference loop.
-* :mod:`~mixbench.engine.bench`: timings of the bank against that loop and projections of the protocol.
+* :mod:`~mixbench.engine.bench`: timings of the bank against that loop, the cost of each loss, pooled
+  rates, projections of the protocol and a worker's peak memory.
 """
 
 from mixbench.engine.bank import (
@@ -24,10 +25,18 @@ from mixbench.engine.bank import (
 )
 from mixbench.engine.bench import (
     BENCH_PRODUCT,
+    LOSS_COST_SETTINGS,
+    PooledRates,
+    SuiteProjection,
     batched_product_rate,
     bench_engine,
     bench_losses,
+    loss_cost_ratios,
+    loss_kinds,
+    peak_worker_memory_mib,
+    pooled_rates,
     project_protocol_time,
+    project_suite,
 )
 from mixbench.engine.numerics import NUMERICS_VERSION
 from mixbench.engine.reference import train_naive
@@ -35,16 +44,24 @@ from mixbench.engine.selection import select_by_validation
 
 __all__ = [
     "BENCH_PRODUCT",
+    "LOSS_COST_SETTINGS",
     "DEFAULT_LRS",
     "DEFAULT_SEEDS",
     "NUMERICS_VERSION",
+    "PooledRates",
     "RECORD_COLUMNS",
+    "SuiteProjection",
     "TrainResult",
     "batched_product_rate",
     "bench_engine",
     "bench_losses",
+    "loss_cost_ratios",
+    "loss_kinds",
     "params_per_model",
+    "peak_worker_memory_mib",
+    "pooled_rates",
     "project_protocol_time",
+    "project_suite",
     "select_by_validation",
     "train_bank",
     "train_naive",

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import torch
 
+from mixbench.data import DatasetError
 from mixbench.engine.bank import DEFAULT_LRS, DEFAULT_SEEDS, params_per_model, train_bank
 from mixbench.engine.reference import train_naive
 from mixbench.losses import STANDARD_LOSSES, Loss, resolve_losses
 from mixbench.models import NETS, flops_per_row
-from mixbench.protocol import PROTOCOL
+from mixbench.protocol import PROTOCOL, Protocol
+
+if TYPE_CHECKING:
+    from mixbench.suites import Suite
 
 
 def bench_engine(
@@ -257,3 +263,147 @@ def project_protocol_time(
     proj.attrs["wall_s"] = max(total / workers, proj["seconds"].max()) if len(proj) else 0.0
     proj.attrs["cpu_s"] = total
     return proj
+
+
+@dataclass(frozen=True)
+class PooledRates:
+    """Model-steps per second over all rows of a :func:`bench_engine` table: all model-steps over all
+    seconds (``bank``, ``naive``), so big datasets weigh as they do in a real run; and the per-dataset
+    ratios' geometric mean, least and greatest."""
+
+    bank: float
+    naive: float
+    geometric_mean_ratio: float
+    min_ratio: float
+    max_ratio: float
+
+    @property
+    def ratio(self) -> float:
+        """Pooled bank rate over pooled naive rate."""
+        return self.bank / self.naive
+
+
+def pooled_rates(bench: pd.DataFrame, epochs: int, batch_size: int = PROTOCOL.batch_size) -> PooledRates:
+    """Pool the rates of ``bench`` (from :func:`bench_engine`, timed for ``epochs`` epochs): the bank's
+    weighted by each row's model-steps of ``batch_size`` rows, the naive loop's by its equal share of steps.
+    """
+    steps = bench.n_train.map(lambda n: math.ceil(n / batch_size)) * epochs * bench.models
+    bank_rate = steps.sum() / (steps / bench.bank_model_steps_per_s).sum()
+    naive_rate = len(bench) / (1.0 / bench.naive_model_steps_per_s).sum()
+    return PooledRates(
+        bank=bank_rate,
+        naive=naive_rate,
+        geometric_mean_ratio=math.exp(bench.ratio.map(math.log).mean()),
+        min_ratio=bench.ratio.min(),
+        max_ratio=bench.ratio.max(),
+    )
+
+
+@dataclass(frozen=True)
+class SuiteProjection:
+    """The projected time of the full protocol on a suite (see :func:`project_suite`)."""
+
+    #: datasets, networks, models per bank and epochs of the projected protocol
+    n_datasets: int
+    n_nets: int
+    n_models: int
+    epochs: int
+    #: worker processes the tasks are spread over
+    workers: int
+    #: projected wall seconds of the bank (:func:`project_protocol_time`'s ``wall_s``)
+    wall_s: float
+    #: wall seconds of the naive loop at the pooled naive rate, on the same workers
+    naive_wall_s: float
+    #: the loaded dataset with the most values (rows x features), None when none loaded
+    largest: str | None
+    #: why each dataset that could not be loaded is left out
+    left_out: list[str] = field(default_factory=list)
+
+
+def project_suite(
+    bench: pd.DataFrame,
+    suite: Suite,
+    names: Sequence[str],
+    *,
+    naive_rate: float,
+    workers: int = 1,
+    protocol: Protocol = PROTOCOL,
+) -> SuiteProjection:
+    """Project the full ``protocol`` on the datasets ``names`` of ``suite`` (split 0 of each gives its
+    shape) from the bank step times of ``bench`` (:func:`project_protocol_time`), and the naive loop's time
+    at ``naive_rate`` model-steps per second (:func:`pooled_rates`). A dataset that fails to load
+    (:class:`~mixbench.data.DatasetError`) is left out, as it fails only itself in a run."""
+    loaded, left_out = [], []
+    for name in names:
+        try:
+            loaded.append(suite.load(name, 0))
+        except DatasetError as exc:
+            left_out.append(str(exc))
+    shapes = pd.DataFrame(
+        [(d.name, len(d.train), d.n_features, d.n_classes) for d in loaded],
+        columns=["name", "n_train", "n_features", "n_classes"],
+    )
+    proj = project_protocol_time(
+        bench, shapes, epochs=protocol.epochs, batch_size=protocol.batch_size, workers=workers
+    )
+    n_models = len(protocol.losses) * len(protocol.lrs) * len(protocol.seeds)
+    model_steps = (
+        len(protocol.nets)
+        * n_models
+        * sum(protocol.epochs * math.ceil(n / protocol.batch_size) for n in shapes.n_train)
+    )
+    naive_s = model_steps / naive_rate
+    largest = max(loaded, key=lambda d: d.n_rows * d.n_features).name if loaded else None
+    return SuiteProjection(
+        n_datasets=len(shapes),
+        n_nets=len(protocol.nets),
+        n_models=n_models,
+        epochs=protocol.epochs,
+        workers=workers,
+        wall_s=proj.attrs["wall_s"],
+        naive_wall_s=naive_s / workers,
+        largest=largest,
+        left_out=left_out,
+    )
+
+
+def peak_worker_memory_mib(suite: Suite, name: str) -> float:
+    """Peak resident memory (MiB) of a fresh worker process that trains the full bank of the hidden
+    network for one epoch on dataset ``name`` of ``suite`` (one thread)."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import resource, sys, torch; torch.set_num_threads(1); from mixbench import engine; "
+        "from mixbench.suites import get_suite; import json; "
+        "d = get_suite(sys.argv[1], sys.argv[2] or None, **json.loads(sys.argv[3])).load(sys.argv[4]); "
+        "engine.train_bank(d.X, d.y, d.train, d.validation, d.test, d.n_classes, net='hidden', "
+        "epochs=1); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    argv = [suite.spec, suite.data_dir or "", json.dumps(suite.options), name]
+    rss = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True)
+    return int(rss.stdout.split()[-1]) / 1024  # ru_maxrss is in KiB on Linux
+
+
+#: The two settings of :func:`bench_losses`, in its column order.
+LOSS_COST_SETTINGS = ("alone", "with_standard")
+
+
+def loss_cost_ratios(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per setting of :data:`LOSS_COST_SETTINGS`, the ratios of a :func:`bench_losses` table as one wide
+    table: a row per (dataset, net), a column per loss (in the table's order), and a last row
+    ``("geometric mean", "")`` (NaN for a loss with a missing ratio)."""
+    order = list(dict.fromkeys(table["loss"]))
+    out = {}
+    for setting in LOSS_COST_SETTINGS:
+        wide = table.pivot(index=["dataset", "net"], columns="loss", values=f"{setting}_ratio")[order]
+        geo = wide.apply(lambda col: math.exp(col.map(math.log).mean()) if col.notna().all() else math.nan)
+        wide.loc[("geometric mean", ""), :] = geo
+        out[setting] = wide
+    return out
+
+
+def loss_kinds(table: pd.DataFrame) -> dict[str, str]:
+    """Each loss of a :func:`bench_losses` table with its kind (family, p_true, ...), in the table's order."""
+    return table.drop_duplicates("loss").set_index("loss")["kind"].to_dict()
