@@ -1,0 +1,54 @@
+"""The ``mixbench`` command.
+
+Thin: each sub-command parses its options and calls the module that does the work. One module per
+command, each owned by one concept; keep them apart:
+
+* :mod:`~mixbench.cli.run`: ``mixbench run``, then the verdict and report of the finished run.
+* :mod:`~mixbench.cli.data`: ``mixbench data list / verify / import / fetch``.
+* :mod:`~mixbench.cli.bench`: ``mixbench bench`` (the timings themselves are :mod:`mixbench.engine.bench`).
+* :mod:`~mixbench.cli.report`: ``mixbench report``.
+* :mod:`~mixbench.cli.losses`: ``mixbench losses list / show``.
+* :mod:`~mixbench.cli.common`: argument helpers they share (integer bounds, the dataset-suite options).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from mixbench import __version__
+from mixbench.cli.bench import add_bench_parser
+from mixbench.cli.data import add_data_parser
+from mixbench.cli.losses import add_losses_parser
+from mixbench.cli.report import add_report_parser
+from mixbench.cli.run import add_run_parser
+
+__all__ = [
+    "add_bench_parser",
+    "add_data_parser",
+    "add_losses_parser",
+    "add_report_parser",
+    "add_run_parser",
+    "build_parser",
+    "main",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mixbench", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"mixbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_run_parser(sub)
+    add_data_parser(sub)
+    add_bench_parser(sub)
+    add_report_parser(sub)
+    add_losses_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return int(args.func(args) or 0)
