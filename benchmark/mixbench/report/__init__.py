@@ -5,8 +5,9 @@
 text, figures as vectors) from the same content model (``content.build_report``), so both hold the same
 content; ``latex=True`` adds booktabs tables and vector CD diagrams to ``\\input`` in a paper. Given a run
 instead (``mixbench.results.load(run_dir)``, as the ``mixbench`` command does), it analyses it first, in one
-place. Modules: ``content`` (sections from the analysis), ``prose`` (the sentences), ``figures``, ``html``,
-``pdf``, ``latex``, ``markdown``, ``terminal``. No statistic is computed by a renderer.
+place. Modules: ``content`` (the sections from the analysis, one module each in ``sections``), ``prose``
+(the sentences), ``figures``, ``html``, ``pdf``, ``latex``, ``markdown``, ``terminal``. No statistic is
+computed by a renderer.
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ def loss_colors(losses: Sequence[str]) -> dict[str, str]:
 
 
 # --- figures ----------------------------------------------------------------------------------------
-def _axes_grid(
+def axes_grid(
     fig: Figure,
     rect: tuple[float, float, float, float],
     nrows: int = 1,
@@ -220,7 +220,13 @@ def plot_learning_curves(
     return ax
 
 
-def _legend_below(fig: Figure, rect, losses: Sequence[str], colors: dict[str, str], ncol: int = 4) -> None:
+def legend_room(losses: Sequence[str], ncol: int = 4) -> float:
+    """Inches below the axes for an x label and a legend of ``ncol`` columns (one row per 0.16 in)."""
+    return 0.7 + 0.16 * -(-len(losses) // ncol)
+
+
+def legend_below(fig: Figure, rect, losses: Sequence[str], colors: dict[str, str], ncol: int = 4) -> None:
+    """One legend of the ``losses``' colours, centred at the bottom of ``rect`` (room: ``legend_room``)."""
     x0, y0, width, _ = rect
     fig_w, fig_h = fig.get_size_inches()
     handles = [Line2D([], [], color=colors[loss], lw=1.6) for loss in losses]

@@ -21,7 +21,7 @@ from mixbench.analysis.study import (
     analyse_grid_study,
     analyse_study,
 )
-from mixbench.report.content import find_setting
+from mixbench.report.sections.provenance import find_setting
 
 __all__ = ["format_results", "format_study", "markdown_results", "markdown_study"]
 

@@ -1,6 +1,7 @@
 """The report's content model: what every renderer shows, as sections of paragraphs, tables and plots.
 
-Renderers (``html``, ``pdf``) lay these out; ``content.build_report`` fills them from a ``RunAnalysis``.
+Renderers (``html``, ``pdf``) lay these out; ``content.build_report`` fills them from a ``RunAnalysis`` (one
+module of ``report.sections`` per section).
 Cell texts are formatted with ``mixbench.analysis.formatting`` (numbers rounded from exact values).
 """
 
@@ -14,10 +15,11 @@ from matplotlib.figure import Figure
 
 from mixbench.analysis import formatting as fmt
 
-_num = fmt.fixed
-_signed = fmt.signed
-_pval = fmt.pvalue
-_wins = fmt.wins
+# The cell formats of the report's tables, short names for ``mixbench.analysis.formatting``'s.
+num = fmt.fixed
+signed = fmt.signed
+pval = fmt.pvalue
+wins = fmt.wins
 
 
 @dataclass
@@ -65,7 +67,8 @@ class Report:
     sections: list[Section]
 
 
-def _listing(names: Iterable[Any], limit: int = 12) -> str:
+def listing(names: Iterable[Any], limit: int = 12) -> str:
+    """``names`` joined with commas, the first ``limit`` shown and the rest counted; 'none' when empty."""
     names = [str(n) for n in names]
     if not names:
         return "none"
