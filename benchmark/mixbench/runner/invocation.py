@@ -69,19 +69,26 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread so the run stops as after Ctrl-C (a KeyboardInterrupt)."""
 
 
+@dataclass
+class StopFlag:
+    """Set by the SIGTERM handler: the name of the signal that stopped the run (None while it goes on)."""
+
+    signal: str | None = None
+
+
 @contextlib.contextmanager
-def _sigterm_stops_like_ctrl_c() -> Iterator[dict]:
+def _sigterm_stops_like_ctrl_c() -> Iterator[StopFlag]:
     """While the run goes on, SIGTERM raises :class:`Terminated` in the main thread (once: a second one
-    during the clean-up is noted, not raised, so the clean-up completes). Yields a dict whose ``signal``
-    is set to the name of the signal that stopped the run."""
-    stopped: dict = {"signal": None}
+    during the clean-up is noted, not raised, so the clean-up completes). Yields a :class:`StopFlag` whose
+    ``signal`` is set to the name of the signal that stopped the run."""
+    stopped = StopFlag()
     if threading.current_thread() is not threading.main_thread():
         yield stopped  # signal handlers can only be set in the main thread
         return
 
     def handler(signum, frame):
-        if stopped["signal"] is None:
-            stopped["signal"] = "SIGTERM"
+        if stopped.signal is None:
+            stopped.signal = "SIGTERM"
             raise Terminated()
 
     previous = signal.signal(signal.SIGTERM, handler)
@@ -194,7 +201,7 @@ class OpenRun:
         self.store.write_config(self.record)
 
 
-def _run_locked(config: RunConfig, store: ResultStore, *, progress: bool, stopped: dict) -> RunSummary:
+def _run_locked(config: RunConfig, store: ResultStore, *, progress: bool, stopped: StopFlag) -> RunSummary:
     started_clock = time.perf_counter()
     started = provenance.now()
     plan = _plan(config, store)
@@ -218,14 +225,14 @@ def _run_locked(config: RunConfig, store: ResultStore, *, progress: bool, stoppe
     except KeyboardInterrupt:
         summary.interrupted = True
     except Exception as exc:  # e.g. a worker process died (killed for memory): keep what is finished
-        if stopped["signal"] is not None:  # SIGTERM to the process group: the workers died of it first
+        if stopped.signal is not None:  # SIGTERM to the process group: the workers died of it first
             summary.interrupted = True
         else:
             summary.aborted = f"{type(exc).__name__}: {exc}"
             if not isinstance(exc, WORKER_DEATH):
                 traceback.print_exc()
     finally:
-        summary.stopped_by = stopped["signal"] or ("SIGINT" if summary.interrupted else None)
+        summary.stopped_by = stopped.signal or ("SIGINT" if summary.interrupted else None)
         bar.close()
         if client is not None:
             client.close()
