@@ -379,3 +379,31 @@ def test_learning_rates_that_float32_cannot_hold_are_refused():
     for rates in ("0.01,1e-320", "1e39"):
         code, _, err = mixbench("run", "--lrs", rates, "--datasets", "iris", "--epochs", "1")
         _refused(code, err, "float32's normal range")
+
+
+# --- one loss under two names ----------------------------------------------------------------------------
+def test_identical_losses_are_found_by_their_gradients_at_every_epoch():
+    from mixbench.losses import identical_losses, resolve_losses
+
+    names = ["CE", "CE+EL F=0", "Poly-1(eps=1)", "Poly-1(eps=2)", "EL", "GCE(q=1)", "MAE", "CE+EL F=0,0.5",
+             "CE+EL F=0-0.5", "Sigmoid-MSE+OR", "Sigmoid-MSE(margin=0.1)"]  # fmt: skip
+    losses = resolve_losses(names)
+    assert identical_losses(losses, 50) == [("CE+EL F=0", "Poly-1(eps=1)"), ("EL", "GCE(q=1)")]
+    # a schedule is compared as it runs: in a 1-epoch run F=0,0.5 gets no epoch of F=0, so it is EL alone
+    assert ("EL", "CE+EL F=0,0.5") in identical_losses(losses, 1)
+
+
+def test_a_run_with_one_loss_under_two_names_warns_and_its_report_says_so(tmp_path):
+    out = tmp_path / "run"
+    argv = ["run", "--datasets", "iris,wine", "--nets", "linear", "--seeds", "0", "--epochs", "2",
+            "--n-jobs", "1", "--no-progress", "--out", str(out)]  # fmt: skip
+    code, stdout, err = mixbench(*argv, "--losses", "CE,CE+EL F=0,Poly-1(eps=1),EL")
+    assert code == 0, err
+    assert "losses 'CE+EL F=0' and 'Poly-1(eps=1)' train identically at every epoch" in err
+    assert "'CE+EL F=0' and 'Poly-1(eps=1)' train identically" in stdout  # the verdict printed at the end
+    code, _, err = mixbench("report", str(out), "--out", str(tmp_path / "rep"))
+    assert code == 0, err
+    assert "&#39;Poly-1(eps=1)&#39; train identically" in (tmp_path / "rep" / "report.html").read_text()
+    # losses that differ raise no such warning
+    code, stdout, err = mixbench(*argv[:-1], str(tmp_path / "other"), "--losses", "CE,Poly-1(eps=2),EL")
+    assert code == 0 and "identically" not in err + stdout

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["focus_curves"]
+__all__ = ["focus_curves", "identical_pairs"]
 
 
 def focus_curves(
@@ -56,3 +56,20 @@ def focus_curves(
         frame.columns = pd.MultiIndex.from_tuples(list(curves), names=["loss", "label"])
     frame.attrs = {"n_classes": n_classes, "n_epochs": n_epochs}
     return frame, unknown
+
+
+def identical_pairs(
+    losses: Sequence[str], *, n_epochs: int = 50, sources: Mapping[str, str] | None = None
+) -> list[tuple[str, str]]:
+    """Pairs of the run's losses that train identically at every epoch (one loss under two names, counted
+    twice by every rank statistic): :func:`mixbench.losses.identical_losses` on the losses this process can
+    resolve (a ``module:attr`` user loss not importable here is left out)."""
+    from mixbench.losses import get_loss, identical_losses
+
+    resolved = []
+    for name in losses:
+        try:
+            resolved.append(get_loss((sources or {}).get(name, name)))
+        except Exception:  # a user module that cannot be imported here
+            continue
+    return identical_losses(resolved, n_epochs)

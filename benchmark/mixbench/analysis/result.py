@@ -135,6 +135,9 @@ class RunAnalysis:
         of the result store), which reports print first.
     has_epochs : bool
         Whether the run kept per-epoch records.
+    identical : list of (str, str)
+        Pairs of losses that train identically at every epoch (one loss under two names): they double count
+        in every rank statistic (:func:`mixbench.losses.identical_losses`).
     """
 
     settings: list[SettingAnalysis]
@@ -158,6 +161,7 @@ class RunAnalysis:
     focus: pd.DataFrame | None = None
     focus_unknown: list[str] = field(default_factory=list)
     has_epochs: bool = False
+    identical: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def baseline(self) -> str:

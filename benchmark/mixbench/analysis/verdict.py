@@ -36,7 +36,7 @@ import pandas as pd
 from mixbench import suites
 from mixbench.analysis import formatting as fmt
 from mixbench.analysis.bayes import bayesian_signed_rank, rank_biserial
-from mixbench.analysis.focus import focus_curves
+from mixbench.analysis.focus import focus_curves, identical_pairs
 from mixbench.analysis.hypothesis import (
     cliques,
     conover_posthoc,
@@ -461,6 +461,9 @@ def analyse_selected(
         focus=focus if len(focus.columns) else None,
         focus_unknown=focus_unknown,
         has_epochs=epochs is not None and len(epochs) > 0,
+        identical=identical_pairs(
+            losses_all, n_epochs=int(epochs_n or 50), sources=_config_value(config, "loss_sources")
+        ),
     )
 
 

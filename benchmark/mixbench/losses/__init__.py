@@ -24,11 +24,12 @@ The package only re-exports; each concept has its own module:
 * :mod:`~mixbench.losses.parameters`: :class:`Interval`, the valid values of a loss's parameters.
 * :mod:`~mixbench.losses.registry`: registering, naming and resolving losses, :data:`LOSS_SETS`.
 * :mod:`~mixbench.losses.zoo`: the built-in losses, registered when this package is imported.
-* :mod:`~mixbench.losses.describe`: :func:`describe_loss` and :func:`gradient_focus`.
+* :mod:`~mixbench.losses.describe`: :func:`describe_loss`, :func:`gradient_focus` and
+  :func:`identical_losses`.
 """
 
 from mixbench.losses.autograd import autograd_on, record_replay
-from mixbench.losses.describe import describe_loss, gradient_focus
+from mixbench.losses.describe import describe_loss, gradient_focus, identical_losses
 from mixbench.losses.families import COEFFICIENTS, FamilyGrad, family_grad, family_loss, sigmoid_targets
 from mixbench.losses.forms import ProbForm, PTrueForm, p_true_form
 from mixbench.losses.loss import Loss
@@ -65,6 +66,7 @@ __all__ = [
     "autograd_on",
     "available_losses",
     "describe_loss",
+    "identical_losses",
     "family_grad",
     "family_loss",
     "get_loss",

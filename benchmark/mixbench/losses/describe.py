@@ -47,6 +47,43 @@ def gradient_focus(
     return grad[:, 0].abs().numpy().reshape(p.shape)
 
 
+#: The probe of :func:`identical_losses`: logits of rows x classes, from a fixed generator.
+_PROBE_SHAPE = (64, 7)
+
+
+def identical_losses(losses: list[Loss], n_epochs: int) -> list[tuple[str, str]]:
+    """Pairs of losses that train identically at every epoch of a run of ``n_epochs``.
+
+    Two such losses are one loss under two names: every model of one is a copy of a model of the other,
+    so they double count in every rank statistic (mean ranks, Friedman, the critical-difference diagram).
+    Compared on the gradient each loss trains with (:meth:`Loss.grad`, closed form or autograd) at a fixed
+    probe of logits and targets in float64, at every epoch: equal within 1e-12 relative everywhere means
+    identical coefficients (e.g. ``Poly-1(eps=1)`` and ``CE+EL F=0``). A loss whose gradient cannot be
+    computed on the probe (a user loss that raises) is left out.
+
+    Returns
+    -------
+    list of (name, name)
+        In the order of ``losses``.
+    """
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(*_PROBE_SHAPE, generator=generator, dtype=torch.float64) * 3
+    targets = torch.randint(_PROBE_SHAPE[1], (_PROBE_SHAPE[0],), generator=generator)
+    grads = {}
+    for loss in losses:
+        try:
+            grads[loss.name] = torch.stack([loss.grad(logits, targets, e, n_epochs) for e in range(n_epochs)])
+        except Exception:  # a user loss that cannot run on the probe: its run says why
+            continue
+    names = list(grads)
+    return [
+        (a, b)
+        for i, a in enumerate(names)
+        for b in names[i + 1 :]
+        if torch.allclose(grads[a], grads[b], rtol=1e-12, atol=1e-15)
+    ]
+
+
 def describe_loss(loss: str | Loss) -> str:
     """One line per fact: the name, its kind, the formula and the source."""
     loss = get_loss(loss)

@@ -106,3 +106,13 @@ def verdict_sentence(
     if flag:
         text += f". Tuning flag: {flag}"
     return text + "."
+
+
+def identical_text(pair: tuple[str, str]) -> str:
+    """Why two losses that train identically must not both be ranked."""
+    a, b = pair
+    return (
+        f"'{a}' and '{b}' train identically at every epoch (the same gradient): they are one loss under two "
+        "names and double count in every rank statistic (mean ranks, Friedman, the critical-difference "
+        "diagram); drop one of them"
+    )

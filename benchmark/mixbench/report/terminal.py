@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mixbench.analysis import formatting as fmt
 from mixbench.analysis.result import RunAnalysis
-from mixbench.report.prose import tuning_flag_text
+from mixbench.report.prose import identical_text, tuning_flag_text
 
 
 def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
@@ -32,6 +32,8 @@ def format_verdict(analysis: RunAnalysis) -> str:
         lines.insert(0, f"WARNING: {analysis.incomplete}\n")
     for line in analysis.skipped:
         lines.append(f"  ({line})")
+    for pair in analysis.identical:
+        lines.append(f"  WARNING: {identical_text(pair)}.")
     for setting in analysis.settings:
         lines += ["", f"{setting.label} ({fmt.count(len(setting.matrix), 'dataset')})"]
         for note in setting.notes:

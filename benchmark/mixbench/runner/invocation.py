@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from mixbench import engine, suites
+from mixbench.losses import identical_losses
 from mixbench.results import ResultStore, consolidation_record, task_settings
 from mixbench.runner import provenance
 from mixbench.runner.backends import WORKER_DEATH, dask_client, n_workers, outcomes
@@ -320,8 +321,15 @@ def _open(config: RunConfig, store: ResultStore, plan: Plan, summary: RunSummary
     previous = plan.previous
     versions = provenance.versions()
     old_history = _earlier_history(store, previous, versions)
-    for loss in config_losses(config):
+    losses = config_losses(config)
+    for loss in losses:
         loss.check_epochs(config.epochs)  # warn once here; the workers stay quiet
+    for a, b in identical_losses(losses, config.epochs):  # the report says so too
+        print(
+            f"mixbench run: warning: losses {a!r} and {b!r} train identically at every epoch: one loss under "
+            "two names, counted twice by every rank statistic; leave one out (--losses)",
+            file=sys.stderr,
+        )
     suite, suite_record = _suite_record(config, store, plan)
     git = provenance.git_state()
     invocation = Invocation(

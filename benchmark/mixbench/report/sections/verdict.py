@@ -7,7 +7,7 @@ from mixbench import analysis as an
 from mixbench.analysis.result import RunAnalysis, SettingAnalysis
 from mixbench.report.figures import loss_colors
 from mixbench.report.model import Paragraph, Section, Table, num, pval, signed
-from mixbench.report.prose import verdict_sentence
+from mixbench.report.prose import identical_text, verdict_sentence
 from mixbench.report.sections.common import cd_plot, rope_text
 
 
@@ -79,6 +79,8 @@ def verdict_section(analysis: RunAnalysis) -> Section:
     ]
     if analysis.skipped:
         blocks.append(Paragraph("Nothing to compare for " + "; ".join(analysis.skipped) + ".", "note"))
+    for pair in analysis.identical:
+        blocks.append(Paragraph(f"Warning: {identical_text(pair)}.", "note"))
     if not analysis.settings:
         blocks.append(Paragraph("The run has no setting with two losses or more: there is no verdict."))
         return Section("verdict", "Verdict", blocks)
