@@ -196,7 +196,9 @@ def _sce(name: str, alpha: float, beta: float) -> Loss:
         {"ce": alpha, "el": beta * _RCE_A},
         description=f"symmetric CE: {alpha:g} CE + {beta:g} RCE, RCE = -A (1 - p_y) with A = log 0 := -4",
         source="Wang et al. 2019, 'Symmetric cross entropy for robust learning with noisy labels' (ICCV), "
-        "CIFAR-10 constants alpha = 0.1, beta = 1, A = -4",
+        "CIFAR-10 constants alpha = 0.1, beta = 1, A = -4 as the paper's text; the authors' code "
+        "(YisenWang/symmetric_cross_entropy_for_noisy_labels, loss.py) clamps the one-hot at 1e-4, so the "
+        "RCE they trained is 9.21 (1 - p_y): see docs/research/zoo-sources.md",
     )
 
 
@@ -226,7 +228,8 @@ def _tamed(name: str, alpha: float) -> Loss:
         p_true=PTrueForm(partial(_tamed_value, alpha=alpha), partial(_tamed_weight, alpha=alpha)),
         description=f"tamed CE ((1 + CE)^(1-a) - 1) / (1 - a), a = {alpha:g}: dL/dCE = (1 + CE)^-a",
         source="Martinez & Stiefelhagen 2018, 'Taming the cross entropy loss' (GCPR), as written in the "
-        "reference study's eq. 4 (up to its constant offset); a = 0.5 is mixbench's choice",
+        "reference study's eq. 4 (up to its constant offset); a = 0.5 is mixbench's choice: the paper's "
+        "definition and constant could not be checked here and no code of the authors was found",
     )
 
 
@@ -236,7 +239,8 @@ def _taylor(name: str, t: float) -> Loss:
         name,
         p_true=PTrueForm(partial(_taylor_value, t=t), partial(_taylor_weight, t=t)),
         description=f"Taylor CE sum_(k=1..{t}) (1 - p_y)^k / k (CE's series cut at order t = {t})",
-        source="Feng et al. 2020, 'Can cross entropy loss be robust to label noise?' (IJCAI), t = 2",
+        source="Feng et al. 2020, 'Can cross entropy loss be robust to label noise?' (IJCAI), t = 2, the "
+        "smallest order of the paper's search over 2..6; its per-dataset choice was not found, nor code",
     )
 
 
@@ -246,7 +250,8 @@ def _mpce(name: str) -> Loss:
         probs=ProbForm(_mpce_value, _mpce_grad),
         description="MPCE -(max_j p_j - p_y) log p_y (no gradient once the true class is the argmax)",
         source="Zhou et al. 2019, 'MPCE: a maximum probability based cross entropy loss function for "
-        "neural network classification' (IEEE Access), as written in the reference study's eq. 7",
+        "neural network classification' (IEEE Access), as written in the reference study's eq. 7; not "
+        "checked against the original paper, whose text and code could not be found here",
     )
 
 
@@ -258,7 +263,8 @@ def _nce_rce(name: str, alpha: float, beta: float) -> Loss:
         ),
         description=f"{alpha:g} NCE + {beta:g} RCE, NCE = log p_y / sum_c log p_c, RCE = 4 (1 - p_y)",
         source="Ma et al. 2020, 'Normalized loss functions for deep learning with noisy labels' (ICML), "
-        "CIFAR-10 constants alpha = beta = 1",
+        "CIFAR-10 constants alpha = beta = 1 (HanxunH/Active-Passive-Losses, configs/cifar10/sym/"
+        "nce+rce.yaml); the code's RCE is 9.21 (1 - p_y), not 4 (1 - p_y): see docs/research/zoo-sources.md",
     )
 
 
