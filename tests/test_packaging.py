@@ -1,7 +1,9 @@
 """The README's set-up commands, .ci/run and pyproject agree with each other."""
 
 import ast
+import os
 import re
+import subprocess
 import sys
 import tomllib
 from importlib import metadata
@@ -73,3 +75,24 @@ def test_every_package_the_code_imports_is_declared():
         if not names & (declared | optional):
             missing[module] = sorted(names)
     assert not missing, f"imported but not declared in pyproject.toml: {missing}"
+
+
+def test_a_plain_install_runs_from_an_empty_folder_and_writes_under_it(tmp_path):
+    """`pip install .` (not editable): the package data (templates, registry, protocol) ships, and results
+    and reports go under the current folder, as `mixbench run --help` says."""
+    target, cwd = tmp_path / "site", tmp_path / "empty"
+    cwd.mkdir()
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target"]
+    subprocess.run([*pip, str(target), str(ROOT)], check=True, capture_output=True, timeout=300)
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    where = subprocess.run([sys.executable, "-c", "import mixbench; print(mixbench.__file__)"], cwd=cwd,
+                           env=env, capture_output=True, text=True, check=True)  # fmt: skip
+    assert where.stdout.startswith(str(target))  # the installed copy, not the checkout
+    run = [sys.executable, "-m", "mixbench", "run", "--datasets", "iris", "--nets", "linear", "--seeds", "0",
+           "--epochs", "1", "--losses", "CE,EL", "--no-progress"]  # fmt: skip
+    done = subprocess.run(run, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    (run_dir,) = (cwd / "results").iterdir()
+    assert (run_dir / "config.json").is_file() and (cwd / "reports" / run_dir.name / "report.html").is_file()
+    helped = subprocess.run([*run[:4], "--help"], cwd=cwd, env=env, capture_output=True, text=True)
+    assert "else under the current directory" in " ".join(helped.stdout.split())

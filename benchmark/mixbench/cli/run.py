@@ -110,7 +110,9 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
     how.add_argument(
         "--out",
         metavar="DIR",
-        help="run directory (default: results/<suite>-<hash of the settings> in this checkout)",
+        help="run directory (default: results/<suite>-<hash of the settings> under the mixbench checkout "
+        "when mixbench is installed from one with `pip install -e`, else under the current directory; the "
+        "report goes to reports/<run> beside it)",
     )
     how.add_argument(
         "--resume",
