@@ -407,3 +407,11 @@ def test_a_run_with_one_loss_under_two_names_warns_and_its_report_says_so(tmp_pa
     # losses that differ raise no such warning
     code, stdout, err = mixbench(*argv[:-1], str(tmp_path / "other"), "--losses", "CE,Poly-1(eps=2),EL")
     assert code == 0 and "identically" not in err + stdout
+
+
+def test_a_warning_is_one_line_without_mixbenchs_source(tmp_path):
+    done = _cli("run", "--datasets", "iris", "--nets", "linear", "--seeds", "0", "--epochs", "2", "--losses",
+                "CE,CE+EL F=0-0.5", "--no-progress", "--no-report", "--out", "run", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "mixbench: warning: loss 'CE+EL F=0-0.5': with 2 epochs the focus values" in done.stderr
+    assert "UserWarning" not in done.stderr and ".py:" not in done.stderr

@@ -14,6 +14,7 @@ command, each owned by one concept; keep them apart:
 from __future__ import annotations
 
 import argparse
+import warnings
 
 from mixbench import __version__
 from mixbench.cli.bench import add_bench_parser
@@ -45,10 +46,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> str:
+    # A user reads the warning, not the line of mixbench's source that raised it.
+    return f"mixbench: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    shown = warnings.formatwarning
+    warnings.formatwarning = _one_line_warning
+    try:
+        return int(args.func(args) or 0)
+    finally:
+        warnings.formatwarning = shown
