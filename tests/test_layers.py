@@ -53,3 +53,14 @@ def test_an_import_cycle_inside_a_package_is_refused(tmp_path):
     done = _lint(project)
     assert done.returncode == 1
     assert "No cycles are allowed in mixbench.runner" in done.stdout
+
+
+def test_renamed_public_names_still_work_and_say_their_new_name():
+    from mixbench import analysis, runner
+
+    for module, old, new in ((analysis, "holm_adjust", "adjust_pvalues"), (analysis, "KEY_COLUMNS",
+                             "CELL_COLUMNS"), (runner, "PRESETS", "PRESET_SETTINGS")):  # fmt: skip
+        with pytest.warns(DeprecationWarning, match=f"{old} is now {module.__name__}.{new}"):
+            assert getattr(module, old) is getattr(module, new)
+    with pytest.raises(AttributeError):
+        analysis.no_such_name  # noqa: B018

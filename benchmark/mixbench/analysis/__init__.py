@@ -127,3 +127,18 @@ __all__ = [
     "analyse_study",
     "grid_changes",
 ]
+
+#: Old names, kept working with a DeprecationWarning: ``holm_adjust`` also did other adjustments than Holm's,
+#: ``KEY_COLUMNS`` named the cell key while ``results.KEY_COLUMNS`` names the task key.
+_RENAMED = {"holm_adjust": "adjust_pvalues", "KEY_COLUMNS": "CELL_COLUMNS"}
+
+
+def __getattr__(name: str):
+    if name in _RENAMED:
+        import warnings
+
+        warnings.warn(
+            f"{__name__}.{name} is now {__name__}.{_RENAMED[name]}", DeprecationWarning, stacklevel=2
+        )
+        return globals()[_RENAMED[name]]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

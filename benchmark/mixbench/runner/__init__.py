@@ -100,3 +100,18 @@ __all__ = [
     "task_dataset",
     "task_generator_seed",
 ]
+
+#: Old names, kept working with a DeprecationWarning: ``PRESETS`` also names ``mixbench.protocol.PRESETS``
+#: (Protocol tuples); the runner's are the settings dicts.
+_RENAMED = {"PRESETS": "PRESET_SETTINGS"}
+
+
+def __getattr__(name: str):
+    if name in _RENAMED:
+        import warnings
+
+        warnings.warn(
+            f"{__name__}.{name} is now {__name__}.{_RENAMED[name]}", DeprecationWarning, stacklevel=2
+        )
+        return globals()[_RENAMED[name]]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
