@@ -43,7 +43,7 @@ from mixbench.io import atomic_path as atomic_path
 from mixbench.io import read_parquet_metadata as read_parquet_metadata
 from mixbench.io import write_json_atomic, write_parquet_atomic
 from mixbench.results.completeness import Completeness
-from mixbench.results.digests import consolidation_record, rows_digest, task_digests
+from mixbench.results.digests import consolidation_record, digests_record, rows_digest, task_digests
 from mixbench.results.files import CONFIG_FILE as CONFIG_FILE
 from mixbench.results.files import (
     EPOCH_COLUMNS,
@@ -72,6 +72,7 @@ __all__ = [
     "RunDirectoryError",
     "RunResults",
     "consolidation_record",
+    "digests_record",
     "expected_tasks",
     "load",
     "rows_digest",

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mixbench.io import parquet_metadata
-from mixbench.results.digests import consolidation_record, rows_digest, task_digests
+from mixbench.results.digests import digests_record, rows_digest, task_digests
 from mixbench.results.files import (
     KEY_COLUMNS,
     SELECTED_COLUMNS,
@@ -140,13 +140,14 @@ def _consolidated_problem(
                 f"{path}: config.json records no consolidated results, but this file was consolidated by "
                 f"a run: it comes from another run directory; {fix}"
             )
-        return None  # a run directory written before mixbench recorded digests: said by load()
-    if not isinstance(written, dict) or consolidation_record(frame)["sha256"] != recorded.get("sha256"):
+        return None  # a run directory written before mixbench recorded digests: read unverified
+    held = digests_record(digests)["sha256"]
+    if not isinstance(written, dict) or held != recorded.get("sha256"):
         return (
             f"{path}: not the file this run consolidated (config.json records {recorded.get('tasks')} "
             f"task(s) with sha256 {str(recorded.get('sha256'))[:12]}..., this file holds "
-            f"{len(digests)} with {consolidation_record(frame)['sha256'][:12]}...): it was copied from "
-            f"another run or restored from another version; {fix}"
+            f"{len(digests)} with {held[:12]}...): it was copied from another run or restored from another "
+            f"version; {fix}"
         )
     return None
 

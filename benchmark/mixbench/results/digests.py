@@ -53,6 +53,10 @@ def task_digests(selected: pd.DataFrame) -> dict[str, str]:
 def consolidation_record(selected: pd.DataFrame) -> dict:
     """What config.json records of the selected.parquet a run consolidated: the number of tasks and the
     sha256 of their :func:`task_digests`, so a selected.parquet of another run or version is refused."""
-    digests = task_digests(selected)
+    return digests_record(task_digests(selected))
+
+
+def digests_record(digests: dict[str, str]) -> dict:
+    """:func:`consolidation_record` from :func:`task_digests` already computed."""
     text = json.dumps(digests, sort_keys=True).encode()
     return {"file": SELECTED_FILE, "tasks": len(digests), "sha256": hashlib.sha256(text).hexdigest()}

@@ -172,7 +172,7 @@ class ResultStore:
         if self.selected_path.is_file():
             consolidated = typed(read_parquet(self.selected_path), SELECTED_COLUMNS)
             names = row_task_names(consolidated)
-            digests = task_digests(consolidated)
+            digests = task_digests(consolidated[names.isin(task_files.keys())])  # only those compared
             stale = {n for n, p in task_files.items() if digests.get(n) != self._task_file_digest(p)}
             if not stale:
                 return concat([consolidated], SELECTED_COLUMNS), True  # every task file's rows are in it
